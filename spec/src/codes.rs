@@ -1,0 +1,166 @@
+//! Code tables (SUMMARY §5, `data/codes.toml`) and the service types in scope of the exchange
+//! (SUMMARY §5.7, `data/service_types.toml`).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+/// One code and its label.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Code {
+    pub code: String,
+    pub label: String,
+}
+
+/// A named code table.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeTable {
+    pub name: String,
+    pub src: String,
+    pub codes: Vec<Code>,
+    pub doubt: Option<String>,
+}
+
+impl CodeTable {
+    pub fn contains(&self, value: &str) -> bool {
+        self.codes.iter().any(|c| c.code == value)
+    }
+
+    /// `11:初回, 12:紹介, …` for messages.
+    pub fn summary(&self) -> String {
+        self.codes
+            .iter()
+            .map(|c| format!("{}:{}", c.code, c.label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeFile {
+    tables: BTreeMap<String, CodeTable>,
+}
+
+/// Which benefit a service type belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Benefit {
+    Kaigo,
+    Yobo,
+    Sogo,
+    CareManagement,
+}
+
+/// One service type of the national code table, and whether the exchange covers it.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceType {
+    pub code: String,
+    pub name: String,
+    pub benefit: Benefit,
+    pub linked: bool,
+    pub src: String,
+    pub doubt: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServiceTypeFile {
+    types: Vec<ServiceType>,
+}
+
+fn code_tables() -> &'static BTreeMap<String, CodeTable> {
+    static TABLES: OnceLock<BTreeMap<String, CodeTable>> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let file: CodeFile =
+            toml::from_str(include_str!("../data/codes.toml")).unwrap_or_else(|e| {
+                panic!("spec/data/codes.toml is invalid (a build-time data error): {e}")
+            });
+        file.tables
+    })
+}
+
+fn service_types() -> &'static [ServiceType] {
+    static TYPES: OnceLock<Vec<ServiceType>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let file: ServiceTypeFile = toml::from_str(include_str!("../data/service_types.toml"))
+            .unwrap_or_else(|e| {
+                panic!("spec/data/service_types.toml is invalid (a build-time data error): {e}")
+            });
+        file.types
+    })
+}
+
+/// The code table named `name` in `data/codes.toml`.
+pub fn table(name: &str) -> Option<&'static CodeTable> {
+    code_tables().get(name)
+}
+
+/// Every code table, by name.
+pub fn all_tables() -> impl Iterator<Item = (&'static str, &'static CodeTable)> {
+    code_tables().iter().map(|(k, v)| (k.as_str(), v))
+}
+
+/// The service type `code`, if the national table has it.
+pub fn service_type(code: &str) -> Option<&'static ServiceType> {
+    service_types().iter().find(|t| t.code == code)
+}
+
+/// Every service type known to the kit.
+pub fn all_service_types() -> &'static [ServiceType] {
+    service_types()
+}
+
+/// 福祉用具貸与 (17) and 介護予防福祉用具貸与 (67): rows need a TAIS or 届出 code (L4 L428-440).
+pub fn is_equipment_rental(service_type: &str) -> bool {
+    matches!(service_type, "17" | "67")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Format, all_layouts};
+
+    #[test]
+    fn every_code_format_names_a_table() {
+        for layout in all_layouts() {
+            for c in &layout.columns {
+                if let Format::Code(t) = &c.format {
+                    assert!(
+                        table(t).is_some(),
+                        "{} No.{} names unknown table {t}",
+                        layout.name,
+                        c.no
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn known_tables_hold_the_summary_codes() {
+        let plan = table("plan_category").unwrap();
+        for c in ["11", "12", "21", "51", "52", "53", "54"] {
+            assert!(plan.contains(c), "{c}");
+        }
+        assert!(!plan.contains("13"));
+        let level = table("care_level").unwrap();
+        assert!(level.contains("06") && level.contains("25") && !level.contains("01"));
+    }
+
+    #[test]
+    fn service_types_in_scope() {
+        for linked in ["11", "13", "15", "17", "2A", "67", "A1", "A8", "43"] {
+            assert!(service_type(linked).is_some_and(|t| t.linked), "{linked}");
+        }
+        for not_linked in ["33", "41", "42", "51", "59", "81"] {
+            assert!(
+                service_type(not_linked).is_some_and(|t| !t.linked),
+                "{not_linked}"
+            );
+        }
+        assert!(service_type("ZZ").is_none());
+    }
+}

@@ -1,0 +1,28 @@
+//! The spec core of the care-plan conformance kit: the ケアプランデータ連携標準仕様 written down as data
+//! and rules.
+//!
+//! Bytes go in, findings come out; this crate does no I/O of its own beyond reading from a
+//! caller-supplied [`std::io::Read`]. Layers above it (the mock exchange, the harness and the `cpkit`
+//! binary) build on these entry points:
+//!
+//! * [`FileName`] — parse and format the 18 file kinds' names in the V3, V4.0 and V4.1 shapes.
+//! * [`layout`] — every kind × version layout, loaded from the TOML tables in `spec/data/`.
+//! * [`ms932`] — strict MS932 decoding and encoding with positions and suggestions.
+//! * [`tokenizer`] — a strict, streaming CSV tokenizer over bytes.
+//! * [`rules`] — the rule catalogue: stable IDs, severities, bilingual messages, spec references.
+//! * [`validate`] — file, send-unit and cross-file validation producing [`Finding`]s.
+//! * [`convert`] — V3 ↔ V4.1 conversion.
+
+pub mod codes;
+pub mod domain;
+pub mod filename;
+pub mod kind;
+pub mod layout;
+pub mod ms932;
+pub mod tokenizer;
+pub mod version;
+
+pub use domain::{Month, OfficeNumber, Serial, ServiceTypeCode};
+pub use filename::{FileName, MonthSegment, NameError, NameShape, Party};
+pub use kind::FileKind;
+pub use version::{CsvVersion, SpecVersion};
