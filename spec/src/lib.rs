@@ -11,18 +11,28 @@
 //! * [`tokenizer`] — a strict, streaming CSV tokenizer over bytes.
 //! * [`rules`] — the rule catalogue: stable IDs, severities, bilingual messages, spec references.
 //! * [`validate`] — file, send-unit and cross-file validation producing [`Finding`]s.
-//! * [`convert`] — V3 ↔ V4.1 conversion.
 
 pub mod codes;
 pub mod domain;
 pub mod filename;
+pub mod finding;
+pub mod identify;
 pub mod kind;
 pub mod layout;
 pub mod ms932;
+pub mod profile;
+pub mod rules;
 pub mod tokenizer;
+pub mod units;
+pub mod validate;
 pub mod version;
 
 pub use domain::{Month, OfficeNumber, Serial, ServiceTypeCode};
 pub use filename::{FileName, MonthSegment, NameError, NameShape, Party};
+pub use finding::{FieldRef, Finding, Location, Severity};
 pub use kind::FileKind;
+pub use profile::Profile;
+pub use rules::{Rule, RuleId};
+pub use units::{UnitReport, check_units};
+pub use validate::{FileReport, Options, validate_bytes, validate_reader};
 pub use version::{CsvVersion, SpecVersion};

@@ -1,0 +1,152 @@
+//! Findings: what validation reports. A finding names its rule, severity, file, position, field and
+//! offending value, and carries the arguments its rule's message templates need, so that both the
+//! Japanese and the English message can be rendered.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{self, Rule, RuleId};
+
+/// How serious a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational; never affects conformance.
+    Info,
+    /// A SHOULD, or a reading of the standard on which vendors differ.
+    Warning,
+    /// A MUST of the standard.
+    Error,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "info" => Some(Self::Info),
+            "warning" => Some(Self::Warning),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A position in a file: 1-based line and column (characters), 0-based byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub line: u32,
+    pub column: u32,
+    pub offset: u64,
+}
+
+impl From<crate::tokenizer::Position> for Location {
+    fn from(p: crate::tokenizer::Position) -> Self {
+        Self {
+            line: p.line,
+            column: p.column,
+            offset: p.offset,
+        }
+    }
+}
+
+/// The layout column a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldRef {
+    /// Column number in the file's version (1-based).
+    pub no: u16,
+    pub name: String,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: RuleId,
+    pub severity: Severity,
+    /// The file (as given to the validator); `None` for findings about a send unit as a whole.
+    pub file: Option<String>,
+    pub location: Option<Location>,
+    /// 1-based record number.
+    pub record: Option<u32>,
+    pub field: Option<FieldRef>,
+    /// The offending text as read.
+    pub value: Option<String>,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl Finding {
+    /// A finding of `rule` at its catalogue severity.
+    pub fn new(rule: RuleId) -> Self {
+        Self {
+            rule,
+            severity: rule.rule().severity,
+            file: None,
+            location: None,
+            record: None,
+            field: None,
+            value: None,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn at(mut self, location: impl Into<Location>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
+    pub fn record(mut self, record: u32) -> Self {
+        self.record = Some(record);
+        self
+    }
+
+    pub fn field(mut self, no: u16, name: &str) -> Self {
+        self.field = Some(FieldRef {
+            no,
+            name: name.to_owned(),
+        });
+        self.args.push(("field", name.to_owned()));
+        self
+    }
+
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.args.push(("value", value.clone()));
+        self.value = Some(value);
+        self
+    }
+
+    pub fn arg(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.args.push((key, value.to_string()));
+        self
+    }
+
+    pub fn file(mut self, file: impl Into<String>) -> Self {
+        self.file = Some(file.into());
+        self
+    }
+
+    pub fn rule_info(&self) -> &'static Rule {
+        self.rule.rule()
+    }
+
+    pub fn message_ja(&self) -> String {
+        rules::render(self.rule.rule().message_ja, &self.args)
+    }
+
+    pub fn message_en(&self) -> String {
+        rules::render(self.rule.rule().message_en, &self.args)
+    }
+}
