@@ -514,6 +514,22 @@ mod tests {
     }
 
     #[test]
+    fn decisions_referenced_by_rules_exist() {
+        let doc = include_str!("../../docs/decisions.md");
+        for r in RULES {
+            for part in r.reference.split([';', ' ', ',']) {
+                if part.starts_with("D-") {
+                    assert!(
+                        doc.contains(&format!("### {part} ")),
+                        "{} cites {part}, which docs/decisions.md lacks",
+                        r.id
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn render_fills_known_placeholders_only() {
         let got = render(
             "{field} is {max} ({missing})",

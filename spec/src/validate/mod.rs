@@ -440,8 +440,7 @@ impl FileValidator {
                     .arg("version", view.version)
                     .arg("hint", hint),
             );
-            // Field checks would be misaligned; still look at the version column.
-            self.check_version(rec, view, None);
+            // Field checks would be misaligned: this record gets no other finding.
             return;
         }
         self.check_fields(rec, view);
@@ -1026,6 +1025,10 @@ impl FileValidator {
             }
         }
         self.report.bytes = end.offset;
+        // Name-level findings first, then by position.
+        self.sink
+            .findings
+            .sort_by_key(|f| f.location.map(|l| (l.line, l.column)));
         self.report.findings = self.sink.findings;
         self.report.suppressed = self.sink.suppressed;
         self.report

@@ -1,0 +1,218 @@
+//! `cpkit`: the conformance kit's one binary. Parses arguments, calls the libraries, reports
+//! errors with context and maps outcomes to exit codes:
+//!
+//! * 0 — conformant (warnings allowed), or the command succeeded;
+//! * 1 — violations found (an error-severity finding);
+//! * 2 — usage or I/O error.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use careplan_harness::{check, report};
+use careplan_spec::finding::Severity;
+use careplan_spec::profile::Profile;
+use careplan_spec::rules::{RULES, RuleId};
+use careplan_spec::validate::Options;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "cpkit",
+    version,
+    about = "Conformance kit for the ケアプランデータ連携標準仕様 (V3, V4.0, V4.1)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate files or folders of standard CSV files and their send units.
+    Validate {
+        /// Files or folders (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Validation profile: standard, strict or lenient (see `cpkit rules --profiles`).
+        #[arg(long, default_value = "standard")]
+        profile: String,
+        /// Write the report to FILE instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Findings shown per rule and file before the rest are only counted.
+        #[arg(long, default_value_t = 50)]
+        max_per_rule: u32,
+    },
+    /// List every rule with its ID, severity and title.
+    Rules {
+        /// List the validation profiles and their severity changes instead.
+        #[arg(long)]
+        profiles: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print the Markdown catalogue (docs/rules.md is this output).
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// Explain one rule: its messages, source, an example of a violation and its fix.
+    Explain {
+        /// Rule ID, e.g. FLD005.
+        id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cpkit: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Validate {
+            paths,
+            format,
+            profile,
+            output,
+            max_per_rule,
+        } => {
+            let Some(profile) = Profile::named(&profile) else {
+                let names: Vec<_> = Profile::all().iter().map(|p| p.name.as_str()).collect();
+                bail!(
+                    "unknown profile {profile:?}; known profiles: {}",
+                    names.join(", ")
+                );
+            };
+            let options = Options {
+                profile,
+                max_findings_per_rule: max_per_rule.max(1),
+            };
+            let run = check::run(&paths, options)?;
+            let text = match format {
+                Format::Human => report::to_human(&run),
+                Format::Json => serde_json::to_string_pretty(&report::to_json(&run))? + "\n",
+                Format::Junit => report::to_junit(&run),
+            };
+            emit(&text, output.as_ref())?;
+            Ok(if run.conformant() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Rules {
+            profiles,
+            json,
+            markdown,
+        } => {
+            let mut out = String::new();
+            if profiles {
+                for p in Profile::all() {
+                    out.push_str(&format!("{}: {}\n", p.name, p.description));
+                    for r in RULES {
+                        let s = p.severity(r.rule);
+                        if s != r.severity {
+                            out.push_str(&format!("    {} {} → {}\n", r.id, r.severity, s));
+                        }
+                    }
+                }
+            } else if markdown {
+                out = report::rules_markdown();
+            } else if json {
+                let list: Vec<_> = RULES
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "id": r.id, "severity": r.severity, "family": r.family.label(),
+                            "title": { "ja": r.title_ja, "en": r.title_en },
+                            "message": { "ja": r.message_ja, "en": r.message_en },
+                            "reference": r.reference, "example": r.example, "fix": r.fix,
+                        })
+                    })
+                    .collect();
+                out = serde_json::to_string_pretty(&list)? + "\n";
+            } else {
+                for r in RULES {
+                    out.push_str(&format!(
+                        "{:<8} {:<8} {:<11} {} / {}\n",
+                        r.id,
+                        r.severity.label(),
+                        r.family.label(),
+                        r.title_ja,
+                        r.title_en
+                    ));
+                }
+                out.push_str(&format!(
+                    "\n{} rules. `cpkit explain ID` shows one in full.\n",
+                    RULES.len()
+                ));
+            }
+            emit(&out, None)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { id } => {
+            let Some(rule) = RuleId::from_id(&id) else {
+                bail!("unknown rule {id:?}; `cpkit rules` lists them");
+            };
+            let r = rule.rule();
+            let strict = Profile::named("strict")
+                .map(|p| p.severity(rule))
+                .unwrap_or(r.severity);
+            let mut out = format!("{} — {} / {}\n\n", r.id, r.title_ja, r.title_en);
+            out.push_str(&format!(
+                "severity:  {} (profile strict: {})\n",
+                r.severity, strict
+            ));
+            out.push_str(&format!("family:    {}\n", r.family.label()));
+            out.push_str(&format!("source:    {}\n\n", r.reference));
+            out.push_str(&format!(
+                "message (ja): {}\nmessage (en): {}\n\n",
+                r.message_ja, r.message_en
+            ));
+            out.push_str(&format!(
+                "example of a violation:\n    {}\nfix:\n    {}\n",
+                r.example, r.fix
+            ));
+            if r.severity == Severity::Info {
+                out.push_str(
+                    "\nThis rule is informational and never makes a file non-conformant.\n",
+                );
+            }
+            emit(&out, None)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn emit(text: &str, output: Option<&PathBuf>) -> Result<()> {
+    match output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("failed to write {}", path.display())),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout.write_all(text.as_bytes()) {
+                // A closed pipe (`cpkit rules | head`) is not an error worth reporting.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("failed to write to standard output"),
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Running the spec core over paths: expands folders, streams every file through the validator,
+//! groups the results into send units. I/O errors are typed so the binary can map them to exit
+//! code 2.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use careplan_spec::finding::{Finding, Severity};
+use careplan_spec::units::{UnitReport, check_units};
+use careplan_spec::validate::{FileReport, Options, validate_reader};
+
+/// Why a run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("failed to read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no such file or folder: {0}")]
+    Missing(PathBuf),
+    #[error("no .csv or .jpg files to validate under {0}")]
+    Empty(PathBuf),
+}
+
+/// The outcome of validating a set of files.
+#[derive(Debug)]
+pub struct Run {
+    pub profile: &'static str,
+    pub files: Vec<FileReport>,
+    pub units: Vec<UnitReport>,
+    /// Files inside the given folders that were not taken (not .csv or .jpg).
+    pub skipped: Vec<PathBuf>,
+}
+
+impl Run {
+    /// Every finding: files first, then units.
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.files
+            .iter()
+            .flat_map(|f| &f.findings)
+            .chain(self.units.iter().flat_map(|u| &u.findings))
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings().filter(|f| f.severity == severity).count()
+    }
+
+    /// Conformant = no error-severity finding (warnings allowed).
+    pub fn conformant(&self) -> bool {
+        self.count(Severity::Error) == 0
+    }
+
+    /// The unit a file belongs to (index into `units`).
+    pub fn unit_of(&self, file: usize) -> Option<usize> {
+        self.units.iter().position(|u| u.files.contains(&file))
+    }
+}
+
+/// True for the files a folder walk takes: the standard's CSV files and family images.
+fn is_exchange_file(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["csv", "jpg", "jpeg"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
+}
+
+/// Expands `paths` into files: a file is taken as given (whatever its name); a folder is walked
+/// recursively in name order and only its `.csv` / `.jpg` files are taken, the rest returned as
+/// skipped.
+pub fn expand(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CheckError> {
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|_| CheckError::Missing(path.clone()))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found)?;
+            let (take, skip): (Vec<PathBuf>, Vec<PathBuf>) =
+                found.into_iter().partition(|p| is_exchange_file(p));
+            if take.is_empty() {
+                return Err(CheckError::Empty(path.clone()));
+            }
+            out.extend(take);
+            skipped.extend(skip);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok((out, skipped))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CheckError> {
+    let read = |e| CheckError::Read {
+        path: dir.to_owned(),
+        source: e,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(read)?
+        .collect::<Result<_, _>>()
+        .map_err(read)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(read)?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Validates `paths` and checks their send units.
+pub fn run(paths: &[PathBuf], options: Options) -> Result<Run, CheckError> {
+    let (files, skipped) = expand(paths)?;
+    let mut reports = Vec::with_capacity(files.len());
+    for path in &files {
+        let file = File::open(path).map_err(|e| CheckError::Read {
+            path: path.clone(),
+            source: e,
+        })?;
+        let shown = path.display().to_string();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let report = validate_reader(
+            &shown,
+            &name,
+            BufReader::with_capacity(64 * 1024, file),
+            options,
+        );
+        if let Some(e) = &report.io_error {
+            return Err(CheckError::Read {
+                path: path.clone(),
+                source: std::io::Error::other(e.clone()),
+            });
+        }
+        reports.push(report);
+    }
+    let units = check_units(&reports, options);
+    Ok(Run {
+        profile: options.profile.name.as_str(),
+        files: reports,
+        units,
+        skipped,
+    })
+}
