@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{OfficeNumber, Serial};
+use crate::domain::{OfficeNumber, Serial, ServiceTypeCode};
 use crate::filename::MonthSegment;
 use crate::finding::{Finding, Location};
 use crate::kind::FileKind;
@@ -180,21 +180,25 @@ fn check_group(
         }
     }
 
-    // Service types named in the files.
-    let types: BTreeSet<(Option<String>, Option<String>)> = files
+    // Service types named in the files (only names that carry them; V3 names have none, and a
+    // V3/V4 mix is UNIT003's concern).
+    let types: BTreeSet<(Option<ServiceTypeCode>, Option<ServiceTypeCode>)> = files
         .iter()
-        .map(|&i| (name(i).sender.code.clone(), name(i).receiver.code.clone()))
+        .filter(|&&i| name(i).shape.is_v4())
+        .map(|&i| {
+            (
+                name(i).sender.service_type(),
+                name(i).receiver.service_type(),
+            )
+        })
         .collect();
     if types.len() > 1 {
+        let show = |t: &Option<ServiceTypeCode>| {
+            t.map(|c| c.to_string()).unwrap_or_else(|| "-".to_owned())
+        };
         let list = types
             .iter()
-            .map(|(s, r)| {
-                format!(
-                    "{}→{}",
-                    s.as_deref().unwrap_or("-"),
-                    r.as_deref().unwrap_or("-")
-                )
-            })
+            .map(|(s, r)| format!("{}→{}", show(s), show(r)))
             .collect::<Vec<_>>()
             .join(", ");
         sink.push(unit_finding(RuleId::UnitServiceTypeMismatch).arg("types", list));
