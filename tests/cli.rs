@@ -203,3 +203,164 @@ fn docs_rules_md_is_current() {
         "docs/rules.md is stale: run `cargo run --bin cpkit -- rules --markdown > docs/rules.md`"
     );
 }
+
+fn golden(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../golden")
+        .join(path)
+}
+
+#[test]
+fn convert_v41_to_v3_and_back_reproduces_the_golden_bytes() {
+    for case in [
+        "valid/v4.1/jisseki-minimal",
+        "valid/v4.1/riyohyo-minimal",
+        "valid/v4.1/dltjsk-minimal",
+    ] {
+        let (v3, v4) = (TempDir::new(), TempDir::new());
+        let o = cpkit(&[
+            "convert",
+            "--to",
+            "v3",
+            golden(case).to_str().unwrap(),
+            "--out",
+            v3.path().to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{case}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = cpkit(&[
+            "convert",
+            "--to",
+            "v4.1",
+            v3.path().to_str().unwrap(),
+            "--out",
+            v4.path().to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{case}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut originals: Vec<_> = std::fs::read_dir(golden(case))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        originals.retain(|p| p.extension().is_some_and(|e| e == "CSV"));
+        assert!(!originals.is_empty());
+        for original in originals {
+            let back = v4.path().join(original.file_name().unwrap());
+            assert_eq!(
+                std::fs::read(&back).ok(),
+                Some(std::fs::read(&original).unwrap()),
+                "{case}: {}",
+                back.display()
+            );
+        }
+        assert_eq!(
+            cpkit(&["validate", v4.path().to_str().unwrap()])
+                .status
+                .code(),
+            Some(0),
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn convert_splits_a_same_number_multi_service_unit() {
+    let out = TempDir::new();
+    let o = cpkit(&[
+        "convert",
+        "--to",
+        "v4.1",
+        golden("valid/v3/riyohyo-rich").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(
+        text.contains("split into one V4.1 unit per type: 11 (3 users), 15 (1 users)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("福祉用具貸与 rows have no TAISコード"),
+        "{text}"
+    );
+    let names: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.contains(&"UPPLAN_202412_0310000100_43_0320000201_11_20241126100000.CSV".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"UPPLAN_202412_0310000100_43_0320000201_15_20241126100001.CSV".to_owned()),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn convert_refuses_loss_and_never_overwrites() {
+    let out = TempDir::new();
+    let src = golden("valid/v4.1/riyohyo-rich");
+    let o = cpkit(&[
+        "convert",
+        "--to",
+        "v3",
+        src.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("TAISコード"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(out.path())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "nothing written on refusal"
+    );
+
+    let o = cpkit(&[
+        "convert",
+        "--to",
+        "v3",
+        "--lossy",
+        src.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("dropped"), "{}", stdout(&o));
+    let before: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let o = cpkit(&[
+        "convert",
+        "--to",
+        "v3",
+        "--lossy",
+        src.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    let after: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(before, after);
+}

@@ -11,8 +11,10 @@
 //! * [`tokenizer`] — a strict, streaming CSV tokenizer over bytes.
 //! * [`rules`] — the rule catalogue: stable IDs, severities, bilingual messages, spec references.
 //! * [`validate`] — file, send-unit and cross-file validation producing [`Finding`]s.
+//! * [`convert`] — V3 ↔ V4.1 conversion of send units.
 
 pub mod codes;
+pub mod convert;
 pub mod domain;
 pub mod filename;
 pub mod finding;

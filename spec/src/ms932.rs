@@ -231,17 +231,29 @@ fn encode_char(ch: char, buf: &mut [u8; 4]) -> (Vec<u8>, Option<(EncodeIssueKind
         return (Vec::new(), Some((EncodeIssueKind::Unmappable, None)));
     }
     let bytes = bytes.into_owned();
-    let issue = match bytes.first().copied().and_then(classify_lead) {
+    // Classify with the strict decoder, so that encoding and decoding agree on what MS932 holds
+    // (encoding_rs writes U+0080 as the byte 0x80, which MS932 does not define).
+    let (back, decode_issues) = decode(&bytes);
+    let issue = match decode_issues.first().map(|i| i.kind) {
+        Some(IssueKind::InvalidByte | IssueKind::Unassigned) => {
+            Some((EncodeIssueKind::Unmappable, None))
+        }
         Some(IssueKind::UserDefined) => Some((EncodeIssueKind::UserDefined, None)),
         Some(IssueKind::NecSpecial) => Some((EncodeIssueKind::NecSpecial, None)),
         Some(IssueKind::IbmExtension) => Some((EncodeIssueKind::IbmExtension, None)),
-        _ => {
-            let back = SHIFT_JIS.decode_without_bom_handling_and_without_replacement(&bytes);
-            match back.as_deref().and_then(|t| t.chars().next()) {
-                Some(b) if b == ch => None,
-                other => Some((EncodeIssueKind::Lossy, other)),
+        None => {
+            let b = back.chars().next();
+            if b == Some(ch) {
+                None
+            } else {
+                Some((EncodeIssueKind::Lossy, b))
             }
         }
+    };
+    let bytes = if matches!(issue, Some((EncodeIssueKind::Unmappable, _))) {
+        Vec::new()
+    } else {
+        bytes
     };
     (bytes, issue)
 }
@@ -380,6 +392,13 @@ mod tests {
 
         let (bytes, _) = encode("10〜12時", true);
         assert_eq!(decode(&bytes).0, "10～12時");
+    }
+
+    #[test]
+    fn encoder_and_decoder_agree_on_u0080() {
+        let (bytes, issues) = encode("a\u{80}b", false);
+        assert_eq!(bytes, b"ab");
+        assert_eq!(issues[0].kind, EncodeIssueKind::Unmappable);
     }
 
     #[test]

@@ -11,10 +11,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use careplan_harness::{check, report};
+use careplan_spec::ServiceTypeCode;
+use careplan_spec::convert::{ConvertOptions, InputFile};
 use careplan_spec::finding::Severity;
 use careplan_spec::profile::Profile;
 use careplan_spec::rules::{RULES, RuleId};
 use careplan_spec::validate::Options;
+use careplan_spec::version::SpecVersion;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -66,6 +69,27 @@ enum Command {
         /// Print the Markdown catalogue (docs/rules.md is this output).
         #[arg(long, conflicts_with = "json")]
         markdown: bool,
+    },
+    /// Convert send units between V3 (202208) and V4.1 (202407).
+    Convert {
+        /// Target version: v4.1 or v3.
+        #[arg(long)]
+        to: String,
+        /// Files or folders holding the units to convert.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Folder for the converted files (created if missing; existing files are never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Convert even when information is lost (V4 → V3), listing what was dropped.
+        #[arg(long)]
+        lossy: bool,
+        /// Service type of the care-manager side in V4 names (43 居宅介護支援, 46 介護予防支援, AF).
+        #[arg(long, default_value = "43")]
+        care_manager_type: String,
+        /// Service type of the service office where the records do not say (plan units, DLTPLAN).
+        #[arg(long)]
+        receiver_type: Option<String>,
     },
     /// Explain one rule: its messages, source, an example of a violation and its fix.
     Explain {
@@ -168,6 +192,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             emit(&out, None)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Convert {
+            to,
+            paths,
+            out,
+            lossy,
+            care_manager_type,
+            receiver_type,
+        } => convert(
+            &to,
+            &paths,
+            &out,
+            lossy,
+            &care_manager_type,
+            receiver_type.as_deref(),
+        ),
         Command::Explain { id } => {
             let Some(rule) = RuleId::from_id(&id) else {
                 bail!("unknown rule {id:?}; `cpkit rules` lists them");
@@ -200,6 +239,87 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn service_type(text: &str, what: &str) -> Result<ServiceTypeCode> {
+    ServiceTypeCode::parse(text).with_context(|| {
+        format!("{what} {text:?} is not a 2-character service type such as 43 or 11")
+    })
+}
+
+fn convert(
+    to: &str,
+    paths: &[PathBuf],
+    out: &PathBuf,
+    lossy: bool,
+    cm_type: &str,
+    receiver_type: Option<&str>,
+) -> Result<ExitCode> {
+    let to = match SpecVersion::parse(to) {
+        Some(v @ (SpecVersion::V3 | SpecVersion::V41)) => v,
+        _ => bail!("--to must be v4.1 or v3, not {to:?}"),
+    };
+    let options = ConvertOptions {
+        to,
+        lossy,
+        care_manager_type: service_type(cm_type, "--care-manager-type")?,
+        receiver_type: receiver_type
+            .map(|t| service_type(t, "--receiver-type"))
+            .transpose()?,
+    };
+    let (files, skipped) = check::expand(paths)?;
+    let mut inputs = Vec::with_capacity(files.len());
+    for path in &files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        inputs.push(InputFile { name, bytes });
+    }
+    let outcome = match careplan_spec::convert::convert(&inputs, &options) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("cpkit: conversion refused: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
+    // Check every target first, so that nothing is written when anything would be overwritten.
+    for f in &outcome.files {
+        let target = out.join(&f.name);
+        if target.exists() {
+            bail!(
+                "{} already exists; nothing was written (choose an empty --out folder)",
+                target.display()
+            );
+        }
+    }
+    let mut text = String::new();
+    for f in &outcome.files {
+        let target = out.join(&f.name);
+        std::fs::write(&target, &f.bytes)
+            .with_context(|| format!("failed to write {}", target.display()))?;
+        text.push_str(&format!("{} → {}\n", f.from, target.display()));
+    }
+    for note in &outcome.notes {
+        text.push_str(&format!("note: {note}\n"));
+    }
+    if !skipped.is_empty() {
+        text.push_str(&format!(
+            "note: skipped {} files that are not .csv or .jpg\n",
+            skipped.len()
+        ));
+    }
+    text.push_str(&format!(
+        "{} files written to {}; check them with `cpkit validate {}`\n",
+        outcome.files.len(),
+        out.display(),
+        out.display()
+    ));
+    emit(&text, None)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn emit(text: &str, output: Option<&PathBuf>) -> Result<()> {
