@@ -935,65 +935,73 @@ def build_valid():
     P5, P6, P4 = people(e5), people(e6), people(e4)
     U = lambda P, *ks: [P[k] for k in ks]  # noqa: E731
 
-    # ---------------- V4.1
-    v = V41
-    case("valid/v4.1/kyotaku-plan-minimal",
-         unit_plan(v, e5, U(P5, "U4"), CM, P15, "20250425090000", minimal=True))
-    case("valid/v4.1/kyotaku-plan-rich",
-         unit_plan(v, e5, U(P5, "U1", "U2", "U3"), CM, P11, "20250425100000")
-         + unit_plan(v, e5, U(P5, "U1", "U3"), CM, P17, "20250425100500"))
-    case("valid/v4.1/riyohyo-minimal",
-         unit_riyohyo(v, e6, U(P6, "U4"), CM, P15, "20250527090000", minimal=True))
-    case("valid/v4.1/riyohyo-rich",
-         unit_riyohyo(v, e5, U(P5, "U1", "U2", "U3"), CM, P11, "20250425110000")
-         + unit_riyohyo(v, e5, U(P5, "U1", "U3"), CM, P17, "20250425110500")
-         + unit_riyohyo(v, e5, U(P5, "U2", "U4"), CM, P15, "20250425111000")
-         + unit_riyohyo(v, e5, U(P5, "U1"), CM, P15A, "20250425111500")
-         + unit_riyohyo(v, e5, U(P5, "U3"), CM, P15K, "20250425112000"))
-    case("valid/v4.1/jisseki-minimal",
-         unit_jisseki(v, e5, U(P5, "U4"), P15, CM, "20250602090000", minimal=True))
-    case("valid/v4.1/jisseki-rich",
-         unit_jisseki(v, e5, U(P5, "U1", "U2", "U3"), P11, CM, "20250603100000")
-         + unit_jisseki(v, e5, U(P5, "U1"), P15A, CM, "20250603100100")
-         + unit_jisseki(v, e5, U(P5, "U1", "U3"), P17, CM, "20250603100200")
-         + unit_jisseki(v, e5, U(P5, "U2", "U4"), P15, CM, "20250603100300")
-         + unit_jisseki(v, e5, U(P5, "U3"), P15K, CM, "20250603100400"))
-    case("valid/v4.1/dlt1kyo-minimal", unit_dlt1kyo(v, U(P5, "U4"), CM, P15, "20250428090000"))
-    case("valid/v4.1/dltplan-minimal",
-         unit_dltplan(v, U(P6, "U4"), CM, P15, "20250528090000", "202506"))
-    case("valid/v4.1/dltjsk-minimal",
-         unit_dltjsk(v, U(P5, "U4"), P15, CM, "20250604090000", "202505"))
-    case("valid/v4.1/deletions-rich",
-         unit_dlt1kyo(v, U(P5, "U1", "U3"), CM, P11, "20250428100000")
-         + unit_dltplan(v, U(P6, "U1", "U2"), CM, P11, "20250528100000", "202506")
-         + unit_dltplan(v, U(P5, "U3"), CM, P15K, "20250428100500", "202505")
-         + unit_dltjsk(v, U(P5, "U1"), P15A, CM, "20250604100000", "202505")
-         + unit_dltjsk(v, U(P5, "U1", "U2", "U3"), P11, CM, "20250604100100", "202505")
-         + unit_dltkihon(v, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250428110000")
-         + unit_dltyobo(v, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250428110100"))
-    case("valid/v4.1/kihon-minimal",
-         unit_kihon(v, U(P5, "Y2"), HOUKATSU, PA5, "20250425130000", minimal=True))
-    case("valid/v4.1/yobo-minimal",
-         unit_yobo(v, e5, U(P5, "Y2"), HOUKATSU, PA5, "20250425130500", minimal=True))
-    case("valid/v4.1/dltkihon-minimal",
-         unit_dltkihon(v, U(P5, "Y2"), HOUKATSU, PA5, "20250428130000"))
-    case("valid/v4.1/dltyobo-minimal",
-         unit_dltyobo(v, U(P5, "Y2"), HOUKATSU, PA5, "20250428130500"))
-    case("valid/v4.1/yobo-rich",
-         # (2) 計画書 + 利用者基本情報 (with annexes and images) in one unit
-         unit_yobo(v, e5, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250425140000")
-         + unit_kihon(v, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250425140000")
-         # (1) 利用者基本情報 alone, (3) 計画書 alone
-         + unit_kihon(v, U(P5, "Y2"), HOUKATSU, PA5, "20250425140500")
-         + unit_yobo(v, e5, U(P5, "Y2"), HOUKATSU, PA5, "20250425141000")
-         # (4) サービス利用票 + 別表 + 補足
-         + unit_riyohyo(v, e5, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250425141500", person=HK_PERSON)
-         + unit_riyohyo(v, e5, U(P5, "Y1"), HOUKATSU, P67, "20250425142000", person=HK_PERSON)
-         # (8) 実績
-         + unit_jisseki(v, e5, U(P5, "Y1", "Y2"), PA1, HOUKATSU, "20250603140000", cm=HOUKATSU,
-                        person=HK_PERSON)
-         + unit_jisseki(v, e5, U(P5, "Y1"), P67, HOUKATSU, "20250603140100", cm=HOUKATSU,
-                        person=HK_PERSON))
+    # ---------------- V4.1, and the same cases in the withdrawn V4.0 shape (CSVバージョン 202504, a
+    # 3-character code after each office number): valid with the NAME005 warning.
+    why40 = ("Files of the withdrawn V4.0 edition (CSVバージョン 202504, a 3-character code after "
+             "each office number) are accepted; the name shape is warned about.")
+    for v in (V41, V40):
+        def vcase(path, files, v=v):
+            if v == V40:
+                case(path, files, ["NAME005"], why40)
+            else:
+                case(path, files)
+        vcase(f"valid/{v}/kyotaku-plan-minimal",
+             unit_plan(v, e5, U(P5, "U4"), CM, P15, "20250425090000", minimal=True))
+        vcase(f"valid/{v}/kyotaku-plan-rich",
+             unit_plan(v, e5, U(P5, "U1", "U2", "U3"), CM, P11, "20250425100000")
+             + unit_plan(v, e5, U(P5, "U1", "U3"), CM, P17, "20250425100500"))
+        vcase(f"valid/{v}/riyohyo-minimal",
+             unit_riyohyo(v, e6, U(P6, "U4"), CM, P15, "20250527090000", minimal=True))
+        vcase(f"valid/{v}/riyohyo-rich",
+             unit_riyohyo(v, e5, U(P5, "U1", "U2", "U3"), CM, P11, "20250425110000")
+             + unit_riyohyo(v, e5, U(P5, "U1", "U3"), CM, P17, "20250425110500")
+             + unit_riyohyo(v, e5, U(P5, "U2", "U4"), CM, P15, "20250425111000")
+             + unit_riyohyo(v, e5, U(P5, "U1"), CM, P15A, "20250425111500")
+             + unit_riyohyo(v, e5, U(P5, "U3"), CM, P15K, "20250425112000"))
+        vcase(f"valid/{v}/jisseki-minimal",
+             unit_jisseki(v, e5, U(P5, "U4"), P15, CM, "20250602090000", minimal=True))
+        vcase(f"valid/{v}/jisseki-rich",
+             unit_jisseki(v, e5, U(P5, "U1", "U2", "U3"), P11, CM, "20250603100000")
+             + unit_jisseki(v, e5, U(P5, "U1"), P15A, CM, "20250603100100")
+             + unit_jisseki(v, e5, U(P5, "U1", "U3"), P17, CM, "20250603100200")
+             + unit_jisseki(v, e5, U(P5, "U2", "U4"), P15, CM, "20250603100300")
+             + unit_jisseki(v, e5, U(P5, "U3"), P15K, CM, "20250603100400"))
+        vcase(f"valid/{v}/dlt1kyo-minimal", unit_dlt1kyo(v, U(P5, "U4"), CM, P15, "20250428090000"))
+        vcase(f"valid/{v}/dltplan-minimal",
+             unit_dltplan(v, U(P6, "U4"), CM, P15, "20250528090000", "202506"))
+        vcase(f"valid/{v}/dltjsk-minimal",
+             unit_dltjsk(v, U(P5, "U4"), P15, CM, "20250604090000", "202505"))
+        vcase(f"valid/{v}/deletions-rich",
+             unit_dlt1kyo(v, U(P5, "U1", "U3"), CM, P11, "20250428100000")
+             + unit_dltplan(v, U(P6, "U1", "U2"), CM, P11, "20250528100000", "202506")
+             + unit_dltplan(v, U(P5, "U3"), CM, P15K, "20250428100500", "202505")
+             + unit_dltjsk(v, U(P5, "U1"), P15A, CM, "20250604100000", "202505")
+             + unit_dltjsk(v, U(P5, "U1", "U2", "U3"), P11, CM, "20250604100100", "202505")
+             + unit_dltkihon(v, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250428110000")
+             + unit_dltyobo(v, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250428110100"))
+        vcase(f"valid/{v}/kihon-minimal",
+             unit_kihon(v, U(P5, "Y2"), HOUKATSU, PA5, "20250425130000", minimal=True))
+        vcase(f"valid/{v}/yobo-minimal",
+             unit_yobo(v, e5, U(P5, "Y2"), HOUKATSU, PA5, "20250425130500", minimal=True))
+        vcase(f"valid/{v}/dltkihon-minimal",
+             unit_dltkihon(v, U(P5, "Y2"), HOUKATSU, PA5, "20250428130000"))
+        vcase(f"valid/{v}/dltyobo-minimal",
+             unit_dltyobo(v, U(P5, "Y2"), HOUKATSU, PA5, "20250428130500"))
+        vcase(f"valid/{v}/yobo-rich",
+             # (2) 計画書 + 利用者基本情報 (with annexes and images) in one unit
+             unit_yobo(v, e5, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250425140000")
+             + unit_kihon(v, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250425140000")
+             # (1) 利用者基本情報 alone, (3) 計画書 alone
+             + unit_kihon(v, U(P5, "Y2"), HOUKATSU, PA5, "20250425140500")
+             + unit_yobo(v, e5, U(P5, "Y2"), HOUKATSU, PA5, "20250425141000")
+             # (4) サービス利用票 + 別表 + 補足
+             + unit_riyohyo(v, e5, U(P5, "Y1", "Y2"), HOUKATSU, PA1, "20250425141500", person=HK_PERSON)
+             + unit_riyohyo(v, e5, U(P5, "Y1"), HOUKATSU, P67, "20250425142000", person=HK_PERSON)
+             # (8) 実績
+             + unit_jisseki(v, e5, U(P5, "Y1", "Y2"), PA1, HOUKATSU, "20250603140000", cm=HOUKATSU,
+                            person=HK_PERSON)
+             + unit_jisseki(v, e5, U(P5, "Y1"), P67, HOUKATSU, "20250603140100", cm=HOUKATSU,
+                            person=HK_PERSON))
 
     # ---------------- V3 (202208, service month 202412)
     v = V3
@@ -1025,17 +1033,6 @@ def build_valid():
          + unit_dltplan(v, U(P4, "U1", "U2"), CM, P11, "20241128100500", "202412")
          + unit_dltjsk(v, U(P4, "U1"), P15A, CM, "20250107100000", "202412")
          + unit_dltjsk(v, U(P4, "U1", "U2", "U3"), P11, CM, "20250107100100", "202412"))
-
-    # ---------------- V4.0 (withdrawn 202504 value, 3-character codes): valid with warnings
-    v = V40
-    why40 = ("Files of the withdrawn V4.0 edition (CSVバージョン 202504, a 3-character code after "
-             "each office number) are accepted; the name shape is warned about.")
-    case("valid/v4.0/kyotaku-plan",
-         unit_plan(v, e5, U(P5, "U1", "U3"), CM, P11, "20250425150000"),
-         ["NAME005"], why40)
-    case("valid/v4.0/riyohyo",
-         unit_riyohyo(v, e5, U(P5, "U1", "U3"), CM, P17, "20250425150500"),
-         ["NAME005"], why40)
 
 
 # --------------------------------------------------------------------------------------------

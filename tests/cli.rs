@@ -204,6 +204,21 @@ fn docs_rules_md_is_current() {
     );
 }
 
+fn convert(to: &str, lossy: bool, src: &Path, out: &Path) -> Output {
+    let mut args = vec![
+        "convert",
+        "--to",
+        to,
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    if lossy {
+        args.push("--lossy");
+    }
+    cpkit(&args)
+}
+
 fn golden(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../golden")
@@ -218,28 +233,14 @@ fn convert_v41_to_v3_and_back_reproduces_the_golden_bytes() {
         "valid/v4.1/dltjsk-minimal",
     ] {
         let (v3, v4) = (TempDir::new(), TempDir::new());
-        let o = cpkit(&[
-            "convert",
-            "--to",
-            "v3",
-            golden(case).to_str().unwrap(),
-            "--out",
-            v3.path().to_str().unwrap(),
-        ]);
+        let o = convert("v3", false, &golden(case), v3.path());
         assert_eq!(
             o.status.code(),
             Some(0),
             "{case}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let o = cpkit(&[
-            "convert",
-            "--to",
-            "v4.1",
-            v3.path().to_str().unwrap(),
-            "--out",
-            v4.path().to_str().unwrap(),
-        ]);
+        let o = convert("v4.1", false, v3.path(), v4.path());
         assert_eq!(
             o.status.code(),
             Some(0),
@@ -274,14 +275,7 @@ fn convert_v41_to_v3_and_back_reproduces_the_golden_bytes() {
 #[test]
 fn convert_splits_a_same_number_multi_service_unit() {
     let out = TempDir::new();
-    let o = cpkit(&[
-        "convert",
-        "--to",
-        "v4.1",
-        golden("valid/v3/riyohyo-rich").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let o = convert("v4.1", false, &golden("valid/v3/riyohyo-rich"), out.path());
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
     assert!(
@@ -306,61 +300,36 @@ fn convert_splits_a_same_number_multi_service_unit() {
     );
 }
 
+fn contents(dir: &Path) -> Vec<Vec<u8>> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
 #[test]
 fn convert_refuses_loss_and_never_overwrites() {
     let out = TempDir::new();
     let src = golden("valid/v4.1/riyohyo-rich");
-    let o = cpkit(&[
-        "convert",
-        "--to",
-        "v3",
-        src.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let o = convert("v3", false, &src, out.path());
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("TAISコード"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert_eq!(
-        std::fs::read_dir(out.path())
-            .map(|d| d.count())
-            .unwrap_or(0),
-        0,
+    assert!(
+        contents(out.path()).is_empty(),
         "nothing written on refusal"
     );
 
-    let o = cpkit(&[
-        "convert",
-        "--to",
-        "v3",
-        "--lossy",
-        src.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let o = convert("v3", true, &src, out.path());
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("dropped"), "{}", stdout(&o));
-    let before: Vec<_> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-        .collect();
-    let o = cpkit(&[
-        "convert",
-        "--to",
-        "v3",
-        "--lossy",
-        src.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let before = contents(out.path());
+    let o = convert("v3", true, &src, out.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
-    let after: Vec<_> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-        .collect();
-    assert_eq!(before, after);
+    assert_eq!(before, contents(out.path()));
 }

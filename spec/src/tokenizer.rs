@@ -410,8 +410,11 @@ impl<R: Read> Tokenizer<R> {
     }
 }
 
+/// A record as plain data: each field's bytes and whether it was quoted.
+pub type PlainRecord = Vec<(Vec<u8>, bool)>;
+
 /// Tokenizes a whole buffer; for tests and small inputs.
-pub fn tokenize_all(bytes: &[u8]) -> (Vec<Vec<(Vec<u8>, bool)>>, Vec<TokenIssue>) {
+pub fn tokenize_all(bytes: &[u8]) -> (Vec<PlainRecord>, Vec<TokenIssue>) {
     let mut t = Tokenizer::new(bytes);
     let mut rec = RawRecord::default();
     let mut out = Vec::new();

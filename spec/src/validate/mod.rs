@@ -140,10 +140,10 @@ pub fn visible(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\r' => out.push_str("␍"),
-            '\n' => out.push_str("␊"),
-            '\t' => out.push_str("␉"),
-            '\u{3000}' => out.push_str("□"),
+            '\r' => out.push('␍'),
+            '\n' => out.push('␊'),
+            '\t' => out.push('␉'),
+            '\u{3000}' => out.push('□'),
             ' ' => out.push('·'),
             c if c.is_control() => out.push_str(&format!("<U+{:04X}>", c as u32)),
             c => out.push(c),
@@ -207,6 +207,15 @@ struct SikyuUser {
     has_grand_total: bool,
 }
 
+/// The 2表 numbers seen in one plan: (課題ＮＯ, 援助目標ＮＯ, 援助内容ＮＯ) → first line, and the 課題/目標
+/// numbers carried forward to lines that leave them empty.
+#[derive(Default)]
+struct PlanNumbering {
+    seen: HashMap<(String, String, String), u32>,
+    issue: String,
+    goal: String,
+}
+
 /// The streaming validator of one file.
 pub struct FileValidator {
     sink: Sink,
@@ -222,8 +231,8 @@ pub struct FileValidator {
     reported_months: BTreeSet<String>,
     header_checked: bool,
     sikyu_users: BTreeMap<String, SikyuUser>,
-    /// 2表 numbering: plan key → (issue, goal, item) → first line, plus the carried-forward numbers.
-    plan_numbers: HashMap<String, (HashMap<(String, String, String), u32>, String, String)>,
+    /// 2表 numbering per plan key.
+    plan_numbers: HashMap<String, PlanNumbering>,
 }
 
 impl FileValidator {
@@ -620,20 +629,7 @@ impl FileValidator {
             return self.check_hosoku_link(rec, view, &value, name_month);
         }
         let month = Month::parse(&value)?;
-        if self.report.months.insert(month) && self.report.months.len() > 1 {
-            let first = self
-                .report
-                .months
-                .iter()
-                .next()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
-            self.sink.push(
-                self.field_finding(RuleId::FileSeveralMonths, rec, view, column)
-                    .value(&value)
-                    .arg("first", first),
-            );
-        }
+        self.note_month(rec, view, column, month, &value);
         if let Some(MonthSegment::Month(m)) = name_month
             && m != month
             && self.reported_months.insert(value.clone())
@@ -645,6 +641,31 @@ impl FileValidator {
             );
         }
         Some(month)
+    }
+
+    /// Records a service month of the file; a second distinct month is FILE001.
+    fn note_month(
+        &mut self,
+        rec: &RawRecord,
+        view: &LayoutView,
+        column: &str,
+        month: Month,
+        value: &str,
+    ) {
+        if self.report.months.insert(month) && self.report.months.len() > 1 {
+            let first = self
+                .report
+                .months
+                .iter()
+                .next()
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            let f = self
+                .field_finding(RuleId::FileSeveralMonths, rec, view, column)
+                .value(value)
+                .arg("first", first);
+            self.sink.push(f);
+        }
     }
 
     fn check_hosoku_link(
@@ -700,20 +721,7 @@ impl FileValidator {
             );
         }
         if let Some(m) = month {
-            if self.report.months.insert(m) && self.report.months.len() > 1 {
-                let first = self
-                    .report
-                    .months
-                    .iter()
-                    .next()
-                    .map(|x| x.to_string())
-                    .unwrap_or_default();
-                self.sink.push(
-                    self.field_finding(RuleId::FileSeveralMonths, rec, view, "対象年月")
-                        .value(no63)
-                        .arg("first", first),
-                );
-            }
+            self.note_month(rec, view, "対象年月", m, no63);
         }
         month
     }
@@ -950,23 +958,20 @@ impl FileValidator {
         let issue = self.value(view, "課題ＮＯ").unwrap_or("").to_owned();
         let goal = self.value(view, "援助目標ＮＯ").unwrap_or("").to_owned();
         let item = self.value(view, "援助内容ＮＯ").unwrap_or("").to_owned();
-        let entry = self
-            .plan_numbers
-            .entry(plan.clone())
-            .or_insert_with(|| (HashMap::new(), String::new(), String::new()));
+        let entry = self.plan_numbers.entry(plan.clone()).or_default();
         // Later lines of one 課題/目標 may leave those numbers empty (L4 L1438-1443): carry them forward.
         if !issue.is_empty() {
-            entry.1 = issue;
+            entry.issue = issue;
         }
         if !goal.is_empty() {
-            entry.2 = goal;
+            entry.goal = goal;
         }
         if item.is_empty() {
             return;
         }
-        let triple = (entry.1.clone(), entry.2.clone(), item);
+        let triple = (entry.issue.clone(), entry.goal.clone(), item);
         let line = rec.start.line;
-        if let Some(&first) = entry.0.get(&triple) {
+        if let Some(&first) = entry.seen.get(&triple) {
             let f = self
                 .field_finding(RuleId::PlnDuplicateNumber, rec, view, "援助内容ＮＯ")
                 .arg("plan", &plan)
@@ -976,7 +981,7 @@ impl FileValidator {
                 .arg("first_line", first);
             self.sink.push(f);
         } else {
-            entry.0.insert(triple, line);
+            entry.seen.insert(triple, line);
         }
     }
 
