@@ -62,6 +62,9 @@ pub struct ServiceType {
     pub name: String,
     pub benefit: Benefit,
     pub linked: bool,
+    /// 福祉用具貸与: rows need a TAIS or 届出 code (L4 L428-440).
+    #[serde(default)]
+    pub equipment_rental: bool,
     pub src: String,
     pub doubt: Option<String>,
 }
@@ -113,9 +116,9 @@ pub fn all_service_types() -> &'static [ServiceType] {
     service_types()
 }
 
-/// 福祉用具貸与 (17) and 介護予防福祉用具貸与 (67): rows need a TAIS or 届出 code (L4 L428-440).
+/// True for 福祉用具貸与 types (17, 67 in `service_types.toml`): rows need a TAIS or 届出 code.
 pub fn is_equipment_rental(service_type: &str) -> bool {
-    matches!(service_type, "17" | "67")
+    self::service_type(service_type).is_some_and(|t| t.equipment_rental)
 }
 
 #[cfg(test)]
@@ -162,5 +165,8 @@ mod tests {
             );
         }
         assert!(service_type("ZZ").is_none());
+        assert!(
+            is_equipment_rental("17") && is_equipment_rental("67") && !is_equipment_rental("11")
+        );
     }
 }

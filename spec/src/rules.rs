@@ -416,7 +416,7 @@ rules! {
     UnitDuplicateKind { "UNIT002", Error, Unit,
         "送信単位内の同種ファイルの重複", "same kind twice in a send unit",
         "連番 {serial} に {kind} が2つあります", "serial {serial} contains two {kind} files",
-        ref "S4 L413-433; L4 L19", ex "two UPPLAN files with one 連番", fix "one file per kind, partner and 連番" }
+        ref "S4 L413-433; L4 L19; D-UNIT-FOLDER", ex "two UPPLAN files with one 連番", fix "one file per kind, partner and 連番" }
     UnitMixedShapes { "UNIT003", Error, Unit,
         "送信単位内で版が混在", "mixed versions in a send unit",
         "連番 {serial} のファイルの版が混在しています（{shapes}）", "the files of serial {serial} mix versions ({shapes})",

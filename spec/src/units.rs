@@ -1,6 +1,6 @@
 //! Send units (送信単位) and the keys between files (`data/send_units.toml`).
 //!
-//! Files are grouped by (ファイル連番, sender office, receiver office); each group must match one
+//! Files are grouped by (ファイル連番, sender office, receiver office, folder); each group must match one
 //! unit definition of its version, its files must agree on shape, month and service types, and the
 //! keys of dependent files must find their parent (1表 ↔ 2表/3表/補足, 6表 ↔ 7表/補足, 利用者基本情報 ↔
 //! 別表/画像, 計画書 ↔ 別表). Units are returned in import order: per receiver, by ascending 連番
@@ -96,14 +96,22 @@ pub struct UnitReport {
 /// Groups parsed files into send units and checks them. Files whose names did not parse are not
 /// part of any unit.
 pub fn check_units(reports: &[FileReport], options: Options) -> Vec<UnitReport> {
-    let mut groups: BTreeMap<(OfficeNumber, Serial, OfficeNumber), Vec<usize>> = BTreeMap::new();
+    // A send unit is one transfer: files in different folders never form one unit, even with equal
+    // serials and offices (decision D-UNIT-FOLDER).
+    type Key = (OfficeNumber, Serial, OfficeNumber, String);
+    let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
     for (i, r) in reports.iter().enumerate() {
         if let Some(n) = &r.name {
+            let folder = std::path::Path::new(&r.path)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
             groups
                 .entry((
                     n.receiver.office.clone(),
                     n.serial.clone(),
                     n.sender.office.clone(),
+                    folder,
                 ))
                 .or_default()
                 .push(i);
@@ -111,7 +119,7 @@ pub fn check_units(reports: &[FileReport], options: Options) -> Vec<UnitReport> 
     }
     let mut out = Vec::new();
     let mut order: BTreeMap<OfficeNumber, usize> = BTreeMap::new();
-    for ((receiver, serial, sender), files) in groups {
+    for ((receiver, serial, sender, _folder), files) in groups {
         let mut sink = Sink::new("", options);
         let unit = check_group(reports, &files, &serial, &mut sink);
         let position = order.entry(receiver.clone()).or_insert(0);
