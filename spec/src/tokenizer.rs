@@ -228,13 +228,8 @@ impl<R: Read> Tokenizer<R> {
                 self.here.column = 1;
                 self.pending_trail = false;
             }
-            b'\r' => {
-                // A CR counts as a line break unless an LF follows (handled by the LF).
-                if self.buf.get(self.pos).copied() != Some(b'\n') || self.pos >= self.len {
-                    // Decided lazily in `after_cr`.
-                }
-                self.pending_trail = false;
-            }
+            // A CR's line break is counted in `after_cr`, once it is known whether an LF follows.
+            b'\r' => self.pending_trail = false,
             _ => {
                 if self.pending_trail && is_trail(b) {
                     self.pending_trail = false;

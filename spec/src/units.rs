@@ -77,7 +77,7 @@ pub fn key_columns(name: &str) -> &'static [String] {
 }
 
 /// One send unit found among the files.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct UnitReport {
     pub serial: Serial,
     pub sender: OfficeNumber,
@@ -89,7 +89,6 @@ pub struct UnitReport {
     pub unit_no: Option<&'static str>,
     /// 1-based position in the receiver's import order.
     pub import_order: usize,
-    #[serde(skip)]
     pub findings: Vec<Finding>,
 }
 

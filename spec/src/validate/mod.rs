@@ -15,8 +15,6 @@ pub mod field;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 
-use serde::Serialize;
-
 use crate::codes;
 use crate::domain::{Month, ServiceTypeCode};
 use crate::filename::{FileName, MonthSegment};
@@ -50,7 +48,7 @@ impl Default for Options {
 }
 
 /// Key values of a file, for the cross-file rules: key text → line of its first record.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone)]
 pub struct FileKeys {
     /// The kind's own key (SUMMARY §6.1).
     pub main: BTreeMap<String, u32>,
@@ -63,11 +61,10 @@ pub struct FileKeys {
 }
 
 /// Everything validation learned about one file.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct FileReport {
     /// The path as given by the caller.
     pub path: String,
-    #[serde(skip)]
     pub name: Option<FileName>,
     pub kind: Option<FileKind>,
     /// The layout family the file was read with.
@@ -79,12 +76,9 @@ pub struct FileReport {
     pub csv_version: Option<String>,
     /// Service months found in the records (monthly kinds).
     pub months: BTreeSet<Month>,
-    #[serde(skip)]
     pub findings: Vec<Finding>,
     /// Findings past the per-rule cap, by rule.
-    #[serde(skip)]
     pub suppressed: BTreeMap<RuleId, u32>,
-    #[serde(skip)]
     pub keys: FileKeys,
     /// An I/O error that stopped reading.
     pub io_error: Option<String>,
@@ -511,17 +505,11 @@ impl FileValidator {
             let raw = &rec.fields()[i];
             let value = self.values[i].as_str();
             let c = col.column;
-            let here = || {
-                Finding::new(RuleId::FldRequired)
+            let with_rule = |rule: RuleId| {
+                Finding::new(rule)
                     .at(raw.start)
                     .record(rec.number)
                     .field(col.no, &c.name)
-            };
-            let with_rule = |rule: RuleId| {
-                let mut f = here();
-                f.rule = rule;
-                f.severity = rule.rule().severity;
-                f
             };
             let is_text = c.format == Format::Text;
             if value.is_empty() {
