@@ -150,3 +150,63 @@ impl Finding {
         rules::render(self.rule.rule().message_en, &self.args)
     }
 }
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JsonField {
+    pub no: u16,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JsonMessage {
+    pub ja: String,
+    pub en: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JsonFinding {
+    pub rule: String,
+    pub severity: Severity,
+    pub family: String,
+    pub file: Option<String>,
+    /// Serial of the send unit, for unit-level findings.
+    pub unit: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub offset: Option<u64>,
+    pub record: Option<u32>,
+    pub field: Option<JsonField>,
+    pub value: Option<String>,
+    pub message: JsonMessage,
+    pub reference: String,
+}
+
+impl Finding {
+    /// The finding as the JSON object of `cpkit-validate/1` (docs/validate-json.md), also used by
+    /// the mock exchange to annotate sends.
+    pub fn to_json(&self, unit: Option<&str>) -> JsonFinding {
+        let f = self;
+        let rule = f.rule_info();
+        JsonFinding {
+            rule: rule.id.to_owned(),
+            severity: f.severity,
+            family: rule.family.label().to_owned(),
+            file: f.file.clone(),
+            unit: unit.map(str::to_owned),
+            line: f.location.map(|l| l.line),
+            column: f.location.map(|l| l.column),
+            offset: f.location.map(|l| l.offset),
+            record: f.record,
+            field: f.field.as_ref().map(|x| JsonField {
+                no: x.no,
+                name: x.name.clone(),
+            }),
+            value: f.value.clone(),
+            message: JsonMessage {
+                ja: f.message_ja(),
+                en: f.message_en(),
+            },
+            reference: rule.reference.to_owned(),
+        }
+    }
+}

@@ -85,6 +85,26 @@ pub struct FileReport {
 }
 
 impl FileReport {
+    /// A report that knows only a file's name: enough for [`crate::check_units`] to judge a set of
+    /// names as a send unit without reading contents (what the exchange checks, exchange.md §1.6).
+    pub fn from_name(path: &str, name: FileName) -> Self {
+        Self {
+            path: path.to_owned(),
+            kind: Some(name.kind),
+            version: Some(name.shape),
+            name: Some(name),
+            identified_from_content: false,
+            records: 0,
+            bytes: 0,
+            csv_version: None,
+            months: BTreeSet::new(),
+            findings: Vec::new(),
+            suppressed: BTreeMap::new(),
+            keys: FileKeys::default(),
+            io_error: None,
+        }
+    }
+
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }

@@ -20,6 +20,8 @@ use careplan_spec::validate::Options;
 use careplan_spec::version::SpecVersion;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod exchange;
+
 #[derive(Parser)]
 #[command(
     name = "cpkit",
@@ -96,6 +98,20 @@ enum Command {
         /// Rule ID, e.g. FLD005.
         id: String,
     },
+    /// The mock exchange's test PKI: CA, server and office certificates (and broken variants).
+    #[command(subcommand)]
+    Certs(exchange::CertsCommand),
+    /// Run the mock exchange (mutual TLS). With no arguments: a dev PKI and the demo registry.
+    Serve(exchange::ServeArgs),
+    /// Send files (one send unit per destination, plus attachments) through the exchange.
+    Send(exchange::SendArgs),
+    /// List received items (first-lister-wins: listing takes them for this terminal).
+    Inbox(exchange::InboxArgs),
+    /// Download received items into a folder, in import order.
+    Fetch(exchange::FetchArgs),
+    /// The exchange's audit trail.
+    #[command(subcommand)]
+    Trace(exchange::TraceCommand),
 }
 
 fn main() -> ExitCode {
@@ -238,6 +254,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             emit(&out, None)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Certs(c) => exchange::certs(c).map(|()| ExitCode::SUCCESS),
+        Command::Serve(a) => exchange::serve(a).map(|()| ExitCode::SUCCESS),
+        Command::Send(a) => exchange::send(a).map(|()| ExitCode::SUCCESS),
+        Command::Inbox(a) => exchange::inbox(a).map(|()| ExitCode::SUCCESS),
+        Command::Fetch(a) => exchange::fetch(a).map(|()| ExitCode::SUCCESS),
+        Command::Trace(c) => exchange::trace(c).map(|()| ExitCode::SUCCESS),
     }
 }
 

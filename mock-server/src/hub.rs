@@ -1,0 +1,1047 @@
+//! The exchange's behaviour, independent of HTTP: who may log in, what a send may contain, where it
+//! goes and who may read it. The HTTP layers (`api`, `api2027`) translate requests into calls here
+//! and [`HubError`]s into responses; the benchmark's simulated month calls it directly.
+//!
+//! The hub checks names, never contents: files are stored and delivered byte for byte. Which
+//! names form a send unit is the spec core's [`careplan_spec::check_units`], fed with names only.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use careplan_spec::units::UnitReport;
+use careplan_spec::{FileName, FileReport, OfficeNumber, Options, Profile, Severity, check_units};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, Licence, PasswordState, ReceiveMode, parse_date, parse_version};
+use crate::error::{Code, HubError, MSG_DESTINATION, MSG_FILE_NAME_FORMAT};
+use crate::pki::CertKind;
+use crate::store::{self, NewFile, NewSend, Office, SendEntry, Session, Store, User, sha256_hex};
+
+/// Who is calling, as the TLS layer established it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Caller {
+    /// The office number from the client certificate.
+    pub office: String,
+    /// The certificate kind (None when the OU is not a known kind).
+    pub kind: Option<CertKind>,
+    /// Certificate expiry (Unix seconds); None on plain-HTTP benchmark connections.
+    pub cert_not_after: Option<i64>,
+    pub cert_serial: Option<String>,
+}
+
+/// `POST /v1/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub user_id: String,
+    pub password: String,
+    /// The terminal (PC) name; first-lister-wins and the sent/draft lists are per terminal.
+    pub terminal: String,
+    /// The client application's version, e.g. `1.2.0`.
+    pub client_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub office: String,
+    pub terminal: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub notices: Vec<String>,
+}
+
+/// One upload.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub name: String,
+    pub content: Arc<Vec<u8>>,
+}
+
+/// A destination office and, optionally, the service type addressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    pub office: String,
+    #[serde(default)]
+    pub service_type: Option<String>,
+}
+
+/// A send, a bulk send (several destinations) or a draft.
+#[derive(Debug, Clone)]
+pub struct SendRequest {
+    pub destinations: Vec<Destination>,
+    pub message: String,
+    pub files: Vec<Upload>,
+    pub draft: bool,
+}
+
+/// What a stored send returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendReceipt {
+    pub ids: Vec<i64>,
+    pub draft: bool,
+    /// One per destination: the unit matched and the files routed there.
+    pub deliveries: Vec<DeliveryReceipt>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryReceipt {
+    pub id: i64,
+    pub to_office: String,
+    pub to_type: Option<String>,
+    pub unit: Option<String>,
+    pub serial: Option<String>,
+    pub files: Vec<String>,
+    pub annotations: Option<serde_json::Value>,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub office: String,
+    pub office_name: String,
+    pub service_types: Vec<String>,
+    pub licence: Licence,
+    pub licence_until: Option<String>,
+    pub certificate_kind: Option<String>,
+    pub certificate_kind_ja: Option<String>,
+    pub certificate_not_after: Option<i64>,
+    pub certificate_days_left: Option<i64>,
+    pub notices: Vec<String>,
+    pub server_version: String,
+    pub v41_names_min_client: String,
+    pub receive_mode: ReceiveMode,
+    pub max_file_bytes: u64,
+    pub max_send_bytes: u64,
+    pub max_files: usize,
+    pub now: i64,
+}
+
+/// The exchange.
+pub struct Hub {
+    pub config: Config,
+    pub store: Store,
+    rng: SystemRandom,
+}
+
+/// Why the hub could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HubOpenError {
+    #[error(transparent)]
+    Store(#[from] store::StoreOpenError),
+    #[error("failed to seed the registry: {0}")]
+    Seed(#[from] store::StoreError),
+}
+
+const PASSWORD_DIGEST: ring::pbkdf2::Algorithm = ring::pbkdf2::PBKDF2_HMAC_SHA256;
+
+fn token_hash(token: &str) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+fn is_kj_id(id: &str) -> bool {
+    id.len() == 14 && id.starts_with("KJ") && id[2..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The lower-case extension of a name, if it has one.
+fn extension(name: &str) -> Option<String> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    (!stem.is_empty()).then(|| ext.to_ascii_lowercase())
+}
+
+/// What an uploaded file is.
+#[derive(Debug, Clone, PartialEq)]
+enum Class {
+    /// A file of the standard (CSV, or the 利用者基本情報 family JPEG).
+    Standard(Box<FileName>),
+    Attachment,
+}
+
+pub const MAX_UPLOAD_NAME_CHARS: usize = 120;
+
+/// Refuses names that could escape a folder, hide characters or overflow a receiver's file system.
+pub fn check_upload_name(name: &str) -> Result<(), HubError> {
+    let refuse = |why_ja: &str, why_en: &str| {
+        Err(HubError::new(
+            Code::HostileFileName,
+            format!("ファイル名が不正です（{why_ja}）。"),
+            format!("refused file name: {why_en}"),
+        )
+        .file(name.escape_debug().to_string()))
+    };
+    if name.is_empty() {
+        return refuse("空です", "empty");
+    }
+    if name.chars().count() > MAX_UPLOAD_NAME_CHARS || name.len() > 255 {
+        return refuse(
+            &format!("{MAX_UPLOAD_NAME_CHARS}文字を超えています"),
+            &format!("longer than {MAX_UPLOAD_NAME_CHARS} characters"),
+        );
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return refuse("制御文字を含みます", "contains a control character");
+    }
+    if name.contains(['/', '\\', ':']) || name == "." || name == ".." || name.contains("..") {
+        return refuse(
+            "フォルダを指す文字を含みます",
+            "contains a path separator or '..'",
+        );
+    }
+    if name.starts_with('.') || name.ends_with(['.', ' ']) {
+        return refuse(
+            "先頭が「.」または末尾が「.」・空白です",
+            "starts with '.' or ends with '.' or a space",
+        );
+    }
+    if name.contains(['<', '>', '"', '|', '?', '*']) {
+        return refuse(
+            "Windowsで使えない文字を含みます",
+            "contains a character Windows forbids in file names",
+        );
+    }
+    Ok(())
+}
+
+fn name_error(file: &str, en: impl Into<String>) -> HubError {
+    HubError::new(Code::FileNameFormat, MSG_FILE_NAME_FORMAT, en).file(file)
+}
+
+impl Hub {
+    /// Opens the store and seeds the registry: from the configuration when it has offices (the
+    /// configuration wins on every start), else the demo registry on first start.
+    pub fn open(config: Config) -> Result<Self, HubOpenError> {
+        let store = Store::open(&config.data)?;
+        let hub = Self {
+            config,
+            store,
+            rng: SystemRandom::new(),
+        };
+        let (offices, users) = if hub.config.offices.is_empty() {
+            if hub.store.is_empty_registry()? {
+                Config::demo_registry()
+            } else {
+                (Vec::new(), Vec::new())
+            }
+        } else {
+            (hub.config.offices.clone(), hub.config.users.clone())
+        };
+        for o in &offices {
+            hub.store.upsert_office(&Office {
+                number: o.number.as_str().to_owned(),
+                name: o.name.clone(),
+                licence: o.licence,
+                licence_until: o.licence_until.clone(),
+                service_types: o.service_types.clone(),
+            })?;
+        }
+        for u in &users {
+            let user = hub.new_user(&u.id, u.office.as_str(), &u.password, u.state, u.agent);
+            hub.store.upsert_user(&user)?;
+        }
+        Ok(hub)
+    }
+
+    /// A user record with a freshly salted password hash.
+    pub fn new_user(
+        &self,
+        id: &str,
+        office: &str,
+        password: &str,
+        state: PasswordState,
+        agent: bool,
+    ) -> User {
+        let mut salt = vec![0u8; 16];
+        self.rng.fill(&mut salt).expect("system randomness");
+        let mut hash = vec![0u8; 32];
+        ring::pbkdf2::derive(
+            PASSWORD_DIGEST,
+            self.iterations(),
+            &salt,
+            password.as_bytes(),
+            &mut hash,
+        );
+        User {
+            id: id.to_owned(),
+            office: office.to_owned(),
+            salt,
+            hash,
+            state,
+            agent,
+            failures: 0,
+            locked: false,
+        }
+    }
+
+    fn iterations(&self) -> std::num::NonZeroU32 {
+        std::num::NonZeroU32::new(self.config.limits.password_iterations.max(1))
+            .expect("at least one iteration")
+    }
+
+    /// The hub's clock (Unix seconds): the system clock plus the offset a scenario may set.
+    pub fn now(&self) -> i64 {
+        let offset: i64 = self
+            .store
+            .setting("clock_offset_seconds")
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        time::OffsetDateTime::now_utc().unix_timestamp() + offset
+    }
+
+    /// Whether a licence is in force today.
+    fn licence_active(&self, office: &Office) -> bool {
+        if office.licence != Licence::Active {
+            return false;
+        }
+        let Some(until) = office.licence_until.as_deref().and_then(parse_date) else {
+            return true;
+        };
+        let today = time::OffsetDateTime::from_unix_timestamp(self.now())
+            .map(|t| t.date())
+            .unwrap_or(until);
+        today <= until
+    }
+
+    /// Checks the certificate's kind and office; returns the caller's office.
+    pub fn check_caller(&self, caller: &Caller) -> Result<Office, HubError> {
+        match caller.kind {
+            Some(kind) if kind.accepted() => {}
+            other => {
+                let label = other.map(CertKind::label_ja).unwrap_or("種別不明の証明書");
+                return Err(HubError::new(
+                    Code::CertKindRefused,
+                    format!(
+                        "{label}はケアプランデータ連携システムでは利用できません。介護保険証明書または介護DX証明書をインストールしてください。"
+                    ),
+                    format!(
+                        "certificate kind {} is not accepted; use a 介護保険証明書 (kaigo-hoken) or 介護DX証明書 (careplan-dx)",
+                        other.map(CertKind::tag).unwrap_or("unknown")
+                    ),
+                ));
+            }
+        }
+        self.store.office(&caller.office)?.ok_or_else(|| {
+            HubError::new(
+                Code::OfficeNotRegistered,
+                format!(
+                    "事業所番号{}はケアプランデータ連携システムに登録されていません。",
+                    caller.office
+                ),
+                format!(
+                    "office {} (from the client certificate) is not registered with the exchange",
+                    caller.office
+                ),
+            )
+        })
+    }
+
+    fn licence_error(office: &Office) -> HubError {
+        let until = office.licence_until.clone().unwrap_or_default();
+        let (ja, en) = match office.licence {
+            Licence::None => (
+                "ライセンスの利用申請がありません。利用状況Webサイトから利用申請してください。"
+                    .to_owned(),
+                "the office has no licence; apply for one first".to_owned(),
+            ),
+            Licence::Applied => (
+                "ライセンスは申請中です。利用開始までお待ちください。".to_owned(),
+                "the licence application is pending".to_owned(),
+            ),
+            _ => (
+                format!(
+                    "ライセンスの有効期限（{until}）が切れています。ライセンスを更新してください。"
+                ),
+                format!("the licence expired ({until}); renew it"),
+            ),
+        };
+        HubError::new(Code::LicenceInactive, ja, en).detail(serde_json::json!({
+            "licence": office.licence.tag(),
+            "licence_until": office.licence_until,
+        }))
+    }
+
+    /// Logs a user in on a terminal.
+    pub fn login(&self, caller: &Caller, req: &LoginRequest) -> Result<LoginResponse, HubError> {
+        let office = self.check_caller(caller)?;
+        let failed = || {
+            HubError::new(
+                Code::LoginFailed,
+                "ユーザIDまたはパスワードが正しくありません。",
+                "wrong user ID or password",
+            )
+        };
+        if req.terminal.trim().is_empty() || req.terminal.len() > 64 {
+            return Err(HubError::bad_request("terminal must be 1–64 characters"));
+        }
+        if parse_version(&req.client_version).is_none() {
+            return Err(HubError::bad_request("client_version must look like 1.2.0"));
+        }
+        if self.config.switches.refuse_agent_ids && req.user_id.starts_with("HD") {
+            return Err(Self::agent_refused());
+        }
+        if !is_kj_id(&req.user_id) {
+            return Err(failed().detail(serde_json::json!({
+                "hint": "user IDs are KJ followed by 12 digits (14 characters)"
+            })));
+        }
+        // Unknown IDs and IDs of other offices fail like a wrong password.
+        let user = match self.store.user(&req.user_id)? {
+            Some(u) if u.office == office.number => u,
+            _ => return Err(failed()),
+        };
+        if user.agent {
+            return Err(Self::agent_refused());
+        }
+        if user.locked {
+            return Err(Self::locked());
+        }
+        let ok = ring::pbkdf2::verify(
+            PASSWORD_DIGEST,
+            self.iterations(),
+            &user.salt,
+            req.password.as_bytes(),
+            &user.hash,
+        )
+        .is_ok();
+        if !ok {
+            let (failures, locked) = self
+                .store
+                .login_failed(&user.id, self.config.limits.login_failures_before_lock)?;
+            return Err(if locked {
+                Self::locked()
+            } else {
+                failed().detail(serde_json::json!({
+                    "failures": failures,
+                    "lock_after": self.config.limits.login_failures_before_lock,
+                }))
+            });
+        }
+        match user.state {
+            PasswordState::Active => {}
+            PasswordState::Temporary => {
+                return Err(HubError::new(
+                    Code::PasswordTemporary,
+                    "仮パスワードではログインできません。電子請求受付システムにKJから始まるIDでログインし、パスワードを変更してから再度ログインしてください。",
+                    "a temporary password cannot log in: change it in 電子請求受付システム first",
+                ));
+            }
+            PasswordState::Expired => {
+                return Err(HubError::new(
+                    Code::PasswordExpired,
+                    "パスワードの有効期限が切れています。電子請求受付システムでパスワードを変更してから再度ログインしてください。",
+                    "the password expired: change it in 電子請求受付システム first",
+                ));
+            }
+        }
+        if !self.licence_active(&office) {
+            return Err(Self::licence_error(&office));
+        }
+        let mut raw = [0u8; 32];
+        self.rng.fill(&mut raw).expect("system randomness");
+        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let now = self.now();
+        let session = Session {
+            user_id: user.id.clone(),
+            office: office.number.clone(),
+            terminal: req.terminal.clone(),
+            client_version: req.client_version.clone(),
+            expires: now + self.config.limits.session_minutes * 60,
+        };
+        self.store
+            .login_succeeded(&token_hash(&token), &session, now)?;
+        Ok(LoginResponse {
+            token,
+            office: office.number,
+            terminal: session.terminal,
+            expires_at: session.expires,
+            notices: self.config.notices.clone(),
+        })
+    }
+
+    fn agent_refused() -> HubError {
+        HubError::new(
+            Code::AgentIdRefused,
+            "代理人のIDではケアプランデータ連携システムにログインできません。事業所のKJから始まるIDを使用してください。",
+            "代理人 (agent) IDs cannot log in; use the office's own KJ ID",
+        )
+    }
+
+    fn locked() -> HubError {
+        HubError::new(
+            Code::AccountLocked,
+            "ログインに続けて失敗したため、このIDはロックされています。",
+            "the ID is locked after repeated failed logins",
+        )
+    }
+
+    /// Resolves a bearer token for this caller.
+    pub fn session(&self, caller: &Caller, token: Option<&str>) -> Result<Session, HubError> {
+        let invalid = || {
+            HubError::new(
+                Code::SessionInvalid,
+                "ログインしてください（セッションが無効か期限切れです）。",
+                "log in first: the session token is missing, unknown or expired",
+            )
+        };
+        let token = token.ok_or_else(invalid)?;
+        let session = self
+            .store
+            .session(&token_hash(token))?
+            .ok_or_else(invalid)?;
+        if session.expires < self.now() {
+            return Err(invalid());
+        }
+        if session.office != caller.office {
+            return Err(HubError::new(
+                Code::SessionOfficeMismatch,
+                "このセッションは別の事業所の証明書で開始されています。",
+                format!(
+                    "the session belongs to office {}, but this connection's certificate is office {}",
+                    session.office, caller.office
+                ),
+            ));
+        }
+        Ok(session)
+    }
+
+    /// Checks a destination: registered, licensed, offering the service type, not oneself.
+    fn check_destination(&self, from: &str, dest: &Destination) -> Result<Office, HubError> {
+        if dest.office == from {
+            return Err(HubError::new(
+                Code::OwnOffice,
+                "同一事業所番号の事業所間では送受信できません。",
+                format!("cannot send to one's own office number {from}"),
+            ));
+        }
+        let unsupported = |why: &str| {
+            HubError::new(
+                Code::DestinationNotSupported,
+                MSG_DESTINATION,
+                why.to_owned(),
+            )
+            .detail(serde_json::json!({"office": dest.office, "service_type": dest.service_type}))
+        };
+        if OfficeNumber::parse(&dest.office).is_none() {
+            return Err(unsupported(
+                "the destination is not a 10-digit office number",
+            ));
+        }
+        let office = self
+            .store
+            .office(&dest.office)?
+            .ok_or_else(|| unsupported("the destination office is not registered"))?;
+        if !self.licence_active(&office) {
+            return Err(unsupported(&format!(
+                "the destination's licence is {}",
+                if office.licence == Licence::Active {
+                    "expired"
+                } else {
+                    office.licence.tag()
+                }
+            )));
+        }
+        if let Some(t) = &dest.service_type
+            && !office.service_types.contains(t)
+        {
+            return Err(unsupported(&format!(
+                "the destination does not offer service type {t} (it offers {})",
+                office.service_types.join(", ")
+            )));
+        }
+        Ok(office)
+    }
+
+    /// Classifies and checks every upload's name; the names of the standard are parsed.
+    fn classify(&self, files: &[Upload], session: &Session) -> Result<Vec<Class>, HubError> {
+        let mut seen = BTreeSet::new();
+        let min_client = parse_version(&self.config.switches.v41_names_min_client);
+        let client = parse_version(&session.client_version);
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            check_upload_name(&f.name)?;
+            if !seen.insert(f.name.as_str()) {
+                return Err(HubError::new(
+                    Code::DuplicateFileName,
+                    "同じ名前のファイルが複数添付されています。",
+                    "the same file name is attached twice",
+                )
+                .file(&f.name));
+            }
+            let ext = extension(&f.name).unwrap_or_default();
+            let standard = ext == "csv"
+                || (matches!(ext.as_str(), "jpg" | "jpeg") && f.name.starts_with("UPKIHON_IMAGE"));
+            if standard {
+                let name = FileName::parse(&f.name).map_err(|e| {
+                    name_error(&f.name, e.to_string()).detail(serde_json::json!({
+                        "segment": e.segment,
+                        "found": e.found,
+                        "reason": e.reason,
+                        "expected": e.expected,
+                    }))
+                })?;
+                if name.shape == careplan_spec::SpecVersion::V41 && client < min_client {
+                    return Err(name_error(
+                        &f.name,
+                        format!(
+                            "this client ({}) predates V4.1 file names (needs {} or later)",
+                            session.client_version, self.config.switches.v41_names_min_client
+                        ),
+                    ));
+                }
+                out.push(Class::Standard(Box::new(name)));
+                continue;
+            }
+            match ext.as_str() {
+                "zip" | "lzh" | "7z" | "rar" | "gz" | "tar" => {
+                    return Err(HubError::new(
+                        Code::AttachmentZip,
+                        "圧縮ファイル（zip等）は添付できません。展開して、標準仕様の送信単位に従ったファイルを添付してください。",
+                        "compressed archives (zip, …) cannot be attached: unpack them and attach the files of one send unit",
+                    )
+                    .file(&f.name));
+                }
+                "doc" | "docx" | "docm" | "xls" | "xlsx" | "xlsm" | "ppt" | "pptx" | "pptm" => {
+                    return Err(HubError::new(
+                        Code::AttachmentOffice,
+                        "Word・Excel・PowerPointのファイルは添付できません。PDFに変換して添付してください。",
+                        "Word, Excel and PowerPoint files cannot be attached: convert them to PDF",
+                    )
+                    .file(&f.name));
+                }
+                e if self.config.switches.attachment_types.iter().any(|a| a == e) => {
+                    out.push(Class::Attachment)
+                }
+                _ => {
+                    return Err(HubError::new(
+                        Code::AttachmentType,
+                        format!(
+                            "この種類のファイルは添付できません（添付できるのは {} と標準仕様のCSVです）。",
+                            self.config.switches.attachment_types.join("・")
+                        ),
+                        format!(
+                            "this file type cannot be attached (allowed: {} and the standard's CSV files)",
+                            self.config.switches.attachment_types.join(", ")
+                        ),
+                    )
+                    .file(&f.name));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks that the standard files routed to one destination form exactly one send unit.
+    fn check_unit(names: &[&FileName], files: &[&Upload]) -> Result<Option<UnitReport>, HubError> {
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let reports: Vec<FileReport> = names
+            .iter()
+            .zip(files)
+            .map(|(n, f)| FileReport::from_name(&f.name, (*n).clone()))
+            .collect();
+        let mut units = check_units(&reports, Options::default());
+        if units.len() > 1 {
+            let serials: BTreeSet<String> = units.iter().map(|u| u.serial.to_string()).collect();
+            return Err(name_error(
+                &files[units[1].files[0]].name,
+                format!(
+                    "one send carries one send unit (one ファイル連番 and one sender/receiver); found {} groups ({})",
+                    units.len(),
+                    serials.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let unit = units
+            .pop()
+            .expect("at least one named file makes one group");
+        let errors: Vec<_> = unit
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        if let Some(first) = errors.first() {
+            return Err(name_error(
+                first.file.as_deref().unwrap_or(&files[0].name),
+                first.message_en(),
+            )
+            .detail(serde_json::json!({
+                "findings": errors.iter().map(|f| f.to_json(Some(unit.serial.as_str()))).collect::<Vec<_>>()
+            })));
+        }
+        Ok(Some(unit))
+    }
+
+    /// Runs every check of a send and returns what to store (one entry per destination).
+    pub fn prepare_send(
+        &self,
+        session: &Session,
+        req: &SendRequest,
+    ) -> Result<Vec<(NewSend, Vec<String>)>, HubError> {
+        let limits = &self.config.limits;
+        if req.destinations.is_empty() {
+            return Err(HubError::bad_request("no destination office given"));
+        }
+        if req.files.is_empty() && req.message.trim().is_empty() {
+            return Err(HubError::new(
+                Code::EmptySend,
+                "送信するファイルまたはメッセージがありません。",
+                "nothing to send: no files and no message",
+            ));
+        }
+        if req.files.len() > limits.max_files {
+            return Err(HubError::new(
+                Code::TooManyFiles,
+                format!("添付できるファイルは{}個までです。", limits.max_files),
+                format!("at most {} files per send", limits.max_files),
+            ));
+        }
+        if req.message.chars().count() > limits.max_message_chars {
+            return Err(HubError::new(
+                Code::MessageTooLong,
+                format!("メッセージは{}文字までです。", limits.max_message_chars),
+                format!(
+                    "the message is longer than {} characters",
+                    limits.max_message_chars
+                ),
+            ));
+        }
+        let mut total = 0u64;
+        for f in &req.files {
+            total += f.content.len() as u64;
+            if f.content.len() as u64 > limits.max_file_bytes {
+                return Err(HubError::new(
+                    Code::TooLarge,
+                    format!(
+                        "ファイルの大きさが上限（{}バイト）を超えています。",
+                        limits.max_file_bytes
+                    ),
+                    format!("the file is larger than {} bytes", limits.max_file_bytes),
+                )
+                .file(&f.name));
+            }
+        }
+        if total > limits.max_send_bytes {
+            return Err(HubError::new(
+                Code::TooLarge,
+                format!(
+                    "送信全体の大きさが上限（{}バイト）を超えています。",
+                    limits.max_send_bytes
+                ),
+                format!("the send is larger than {} bytes", limits.max_send_bytes),
+            ));
+        }
+
+        let from = self
+            .store
+            .office(&session.office)?
+            .ok_or_else(|| HubError::internal("the session's office vanished from the registry"))?;
+        if !self.licence_active(&from) {
+            return Err(Self::licence_error(&from));
+        }
+        let mut dests = BTreeSet::new();
+        for d in &req.destinations {
+            if !dests.insert(&d.office) {
+                return Err(HubError::bad_request(format!(
+                    "destination {} is given twice",
+                    d.office
+                )));
+            }
+            self.check_destination(&from.number, d)?;
+        }
+
+        let classes = self.classify(&req.files, session)?;
+        let check_offices = self.config.switches.check_name_offices;
+        // Route the standard files: by the receiver in their names when names are checked.
+        let mut routed: Vec<Vec<usize>> = vec![Vec::new(); req.destinations.len()];
+        for (i, class) in classes.iter().enumerate() {
+            match class {
+                Class::Standard(name) if check_offices => {
+                    if name.sender.office.as_str() != from.number {
+                        return Err(name_error(
+                            &req.files[i].name,
+                            format!(
+                                "the name's sender office {} is not the sending office {}",
+                                name.sender.office, from.number
+                            ),
+                        ));
+                    }
+                    let Some(d) = req
+                        .destinations
+                        .iter()
+                        .position(|d| d.office == name.receiver.office.as_str())
+                    else {
+                        return Err(name_error(
+                            &req.files[i].name,
+                            format!(
+                                "the name's receiver office {} is not a destination of this send ({})",
+                                name.receiver.office,
+                                req.destinations
+                                    .iter()
+                                    .map(|d| d.office.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ));
+                    };
+                    let dest = &req.destinations[d];
+                    if let (Some(want), Some(named)) =
+                        (&dest.service_type, name.receiver.service_type())
+                        && named.as_str() != want
+                    {
+                        return Err(name_error(
+                            &req.files[i].name,
+                            format!(
+                                "the name addresses service type {named}, but this send goes to {}'s service type {want}",
+                                dest.office
+                            ),
+                        ));
+                    }
+                    routed[d].push(i);
+                }
+                Class::Standard(_) => (0..routed.len()).for_each(|d| routed[d].push(i)),
+                Class::Attachment => (0..routed.len()).for_each(|d| routed[d].push(i)),
+            }
+        }
+
+        let profile = self
+            .config
+            .switches
+            .annotate_profile
+            .as_deref()
+            .and_then(Profile::named);
+        let mut out = Vec::with_capacity(req.destinations.len());
+        for (d, dest) in req.destinations.iter().enumerate() {
+            let (names, files): (Vec<&FileName>, Vec<&Upload>) = routed[d]
+                .iter()
+                .filter_map(|&i| match &classes[i] {
+                    Class::Standard(n) => Some((n.as_ref(), &req.files[i])),
+                    Class::Attachment => None,
+                })
+                .unzip();
+            let unit = Self::check_unit(&names, &files)?;
+            let from_type = names
+                .first()
+                .and_then(|n| n.sender.service_type())
+                .map(|t| t.as_str().to_owned());
+            let to_type = dest.service_type.clone().or_else(|| {
+                names
+                    .first()
+                    .and_then(|n| n.receiver.service_type())
+                    .map(|t| t.as_str().to_owned())
+            });
+            let annotations = profile.map(|p| annotate(p, &files));
+            let new_files: Vec<NewFile> = routed[d]
+                .iter()
+                .map(|&i| NewFile {
+                    name: req.files[i].name.clone(),
+                    sha256: sha256_hex(&req.files[i].content),
+                    content: req.files[i].content.clone(),
+                })
+                .collect();
+            let file_names = new_files.iter().map(|f| f.name.clone()).collect();
+            out.push((
+                NewSend {
+                    draft: req.draft,
+                    from_office: from.number.clone(),
+                    from_type,
+                    to_office: dest.office.clone(),
+                    to_type,
+                    terminal: session.terminal.clone(),
+                    user_id: session.user_id.clone(),
+                    message: req.message.clone(),
+                    unit: unit.as_ref().and_then(|u| u.unit.map(str::to_owned)),
+                    serial: unit.as_ref().map(|u| u.serial.to_string()),
+                    annotations: annotations.map(|a| a.to_string()),
+                    files: new_files,
+                },
+                file_names,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Checks and stores a send (or bulk send, or draft).
+    pub fn send(&self, session: &Session, req: &SendRequest) -> Result<SendReceipt, HubError> {
+        let prepared = self.prepare_send(session, req)?;
+        let sends: Vec<NewSend> = prepared.iter().map(|(s, _)| s.clone()).collect();
+        let ids = self.store.insert_sends(&sends, self.now())?;
+        Ok(SendReceipt {
+            draft: req.draft,
+            deliveries: prepared
+                .into_iter()
+                .zip(&ids)
+                .map(|((s, files), &id)| DeliveryReceipt {
+                    id,
+                    to_office: s.to_office,
+                    to_type: s.to_type,
+                    unit: s.unit,
+                    serial: s.serial,
+                    files,
+                    annotations: s.annotations.and_then(|a| serde_json::from_str(&a).ok()),
+                })
+                .collect(),
+            ids,
+        })
+    }
+
+    pub fn inbox(&self, session: &Session) -> Result<Vec<SendEntry>, HubError> {
+        Ok(self.store.inbox(
+            &session.office,
+            &session.terminal,
+            self.config.switches.receive_mode,
+            self.now(),
+        )?)
+    }
+
+    pub fn outgoing(&self, session: &Session, drafts: bool) -> Result<Vec<SendEntry>, HubError> {
+        Ok(self
+            .store
+            .list_outgoing(&session.office, &session.terminal, drafts)?)
+    }
+
+    pub fn send_draft(&self, session: &Session, id: i64) -> Result<(), HubError> {
+        if self
+            .store
+            .send_draft(id, &session.office, &session.terminal, self.now())?
+        {
+            Ok(())
+        } else {
+            Err(HubError::not_found())
+        }
+    }
+
+    pub fn delete_draft(&self, session: &Session, id: i64) -> Result<(), HubError> {
+        if self
+            .store
+            .delete_draft(id, &session.office, &session.terminal)?
+        {
+            Ok(())
+        } else {
+            Err(HubError::not_found())
+        }
+    }
+
+    pub fn download(
+        &self,
+        session: &Session,
+        send_id: i64,
+        file_id: i64,
+    ) -> Result<(String, Vec<u8>), HubError> {
+        self.store
+            .received_file(
+                &session.office,
+                &session.terminal,
+                self.config.switches.receive_mode,
+                send_id,
+                file_id,
+            )?
+            .ok_or_else(HubError::not_found)
+    }
+
+    pub fn status(&self, caller: &Caller) -> Result<Status, HubError> {
+        let office = self.check_caller(caller)?;
+        let now = self.now();
+        Ok(Status {
+            licence: if office.licence == Licence::Active && !self.licence_active(&office) {
+                Licence::Expired
+            } else {
+                office.licence
+            },
+            office: office.number,
+            office_name: office.name,
+            service_types: office.service_types,
+            licence_until: office.licence_until,
+            certificate_kind: caller.kind.map(|k| k.tag().to_owned()),
+            certificate_kind_ja: caller.kind.map(|k| k.label_ja().to_owned()),
+            certificate_not_after: caller.cert_not_after,
+            certificate_days_left: caller.cert_not_after.map(|t| (t - now).div_euclid(86_400)),
+            notices: self.config.notices.clone(),
+            server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            v41_names_min_client: self.config.switches.v41_names_min_client.clone(),
+            receive_mode: self.config.switches.receive_mode,
+            max_file_bytes: self.config.limits.max_file_bytes,
+            max_send_bytes: self.config.limits.max_send_bytes,
+            max_files: self.config.limits.max_files,
+            now,
+        })
+    }
+}
+
+/// The spec core's findings on a destination's standard files (never blocking).
+fn annotate(profile: &'static Profile, files: &[&Upload]) -> serde_json::Value {
+    let options = Options {
+        profile,
+        ..Options::default()
+    };
+    let reports: Vec<FileReport> = files
+        .iter()
+        .map(|f| careplan_spec::validate_bytes(&f.name, &f.name, &f.content, options))
+        .collect();
+    let units = check_units(&reports, options);
+    let findings: Vec<_> = reports
+        .iter()
+        .flat_map(|r| r.findings.iter().map(|f| f.to_json(None)))
+        .chain(units.iter().flat_map(|u| {
+            u.findings
+                .iter()
+                .map(|f| f.to_json(Some(u.serial.as_str())))
+        }))
+        .collect();
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    serde_json::json!({
+        "profile": profile.name,
+        "errors": count(Severity::Error),
+        "warnings": count(Severity::Warning),
+        "findings": findings.iter().take(100).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_refused_with_the_reason() {
+        for bad in [
+            "",
+            "../UPPLAN.CSV",
+            "a/b.CSV",
+            "a\\b.CSV",
+            "UP\u{0}PLAN.CSV",
+            "x\r\ny.txt",
+            ".hidden",
+            "trailing.",
+            "C:evil.txt",
+            "a|b.txt",
+        ] {
+            let err = check_upload_name(bad).unwrap_err();
+            assert_eq!(err.code, Code::HostileFileName, "{bad:?}");
+        }
+        let long = format!("{}.txt", "a".repeat(200));
+        assert_eq!(
+            check_upload_name(&long).unwrap_err().code,
+            Code::HostileFileName
+        );
+        check_upload_name("UPPLAN_202505_0310000100_43_0320000201_11_20250428100000.CSV").unwrap();
+        check_upload_name("介護計画 (説明).pdf").unwrap();
+    }
+
+    #[test]
+    fn kj_ids_are_kj_and_twelve_digits() {
+        assert!(is_kj_id("KJ031000010001"));
+        assert!(!is_kj_id("KJ03100001001"));
+        assert!(!is_kj_id("HD031000010001"));
+        assert!(!is_kj_id("KJ03100001000X"));
+    }
+
+    #[test]
+    fn extensions_are_lower_case_and_need_a_stem() {
+        assert_eq!(extension("A.CSV").as_deref(), Some("csv"));
+        assert_eq!(extension(".zip"), None);
+        assert_eq!(extension("noext"), None);
+    }
+}

@@ -1,0 +1,28 @@
+//! The mock ケアプランデータ連携 exchange (the national hub run by 国保中央会), simulated for vendors'
+//! rehearsals, CI and support engineers.
+//!
+//! * [`pki`] — the test PKI: CA, server certificate, office client certificates and broken variants.
+//! * [`config`] — configuration, switches for field-reported behaviours, the demo registry.
+//! * [`store`] — the SQLite store (WAL): registry, sessions, sends, files, mailboxes, audit.
+//! * [`hub`] — the exchange's rules, independent of HTTP.
+//! * [`tls`] / [`api`] / [`server`] — mutual TLS, the `/v1` HTTP interface, start and stop.
+//! * [`client`] — the client used by `cpkit send / inbox / fetch`, the harness and the tests.
+//! * [`trace`] — export of the audit trail and the stored files as a replay bundle.
+//!
+//! The hub checks file names against the spec core's send units and forwards bytes unchanged.
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod pki;
+pub mod server;
+pub mod store;
+pub mod tls;
+pub mod trace;
+
+pub use config::Config;
+pub use error::{Code, HubError};
+pub use hub::Hub;
+pub use server::{RunningServer, start};

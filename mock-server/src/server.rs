@@ -1,0 +1,134 @@
+//! Starting and stopping the hub: bind, open the store, serve the router over mutual TLS (or plain
+//! HTTP for benchmarks) until a shutdown signal. Tests bind `127.0.0.1:0` and run it in-process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, App};
+use crate::config::{ApiShape, Config};
+use crate::hub::{Hub, HubOpenError};
+use crate::pki::Pki;
+use crate::store::NewAudit;
+use crate::tls::{PeerInfo, PlainListener, TlsError, TlsListener};
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("failed to listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Hub(#[from] HubOpenError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Serves the hub on a bound listener until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let app = App { hub: hub.clone() };
+    let router = match hub.config.api {
+        ApiShape::V1 => api::router(app),
+    };
+    let service = router.into_make_service_with_connect_info::<PeerInfo>();
+    if hub.config.insecure_plain_http {
+        tracing::warn!("serving plain HTTP: the office comes from a header (benchmarks only)");
+        axum::serve(PlainListener(listener), service)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServerError::Serve)
+    } else {
+        let audit_hub = hub.clone();
+        let on_refused = Arc::new(move |remote: SocketAddr, reason: String| {
+            tracing::info!("{remote}: {reason}");
+            let hub = audit_hub.clone();
+            let row = NewAudit {
+                peer: remote.to_string(),
+                action: "TLS handshake".to_owned(),
+                status: 495,
+                code: Some("TLS_REFUSED".to_owned()),
+                detail: Some(serde_json::json!({ "reason": reason })),
+                ..NewAudit::default()
+            };
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = hub.store.audit(&[row]) {
+                    tracing::error!("failed to append to the audit log: {e}");
+                }
+            });
+        });
+        let tls = TlsListener::new(listener, Pki::new(&hub.config.certs), on_refused)?;
+        axum::serve(tls, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServerError::Serve)
+    }
+}
+
+/// A hub running in the background of this process.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub hub: Arc<Hub>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServerError>>,
+}
+
+impl RunningServer {
+    /// `https://127.0.0.1:PORT` (or `http://…` in plain mode).
+    pub fn url(&self) -> String {
+        let scheme = if self.hub.config.insecure_plain_http {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task
+            .await
+            .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?
+    }
+}
+
+/// Opens the hub and serves it in a background task on `config.listen` (port 0 picks a free one).
+pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    crate::tls::install_provider();
+    let addr = config.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let hub = Arc::new(Hub::open(config)?);
+    if !hub.config.insecure_plain_http {
+        // Fail now, not at the first connection, when the PKI is missing.
+        crate::tls::server_config(&Pki::new(&hub.config.certs))?;
+    }
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(run(listener, hub.clone(), async move {
+        let _ = stopped.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        hub,
+        stop: Some(stop),
+        task,
+    })
+}
