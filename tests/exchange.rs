@@ -654,7 +654,11 @@ async fn a_same_number_office_receives_each_service_types_unit() {
     let mut provider = hub.login(PROVIDER_2SVC, "pc").await;
     let items = provider.inbox().await.unwrap();
     assert_eq!(items.len(), by_serial.len());
-    assert!(types.len() >= 1);
+    let expected: BTreeSet<String> = ["11", "15"].map(String::from).into();
+    assert_eq!(
+        types, expected,
+        "each service's unit is addressed to its own type"
+    );
     hub.stop().await;
 }
 

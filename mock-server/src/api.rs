@@ -43,12 +43,18 @@ struct AuditNote {
     detail: Option<serde_json::Value>,
 }
 
-/// A refusal as an HTTP response.
-pub struct ApiError(pub HubError, AuditNote);
+/// A refusal as an HTTP response (boxed: results stay small on the success path).
+pub struct ApiError(Box<(HubError, AuditNote)>);
+
+impl ApiError {
+    fn new(e: HubError, note: AuditNote) -> Self {
+        Self(Box::new((e, note)))
+    }
+}
 
 impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
-        Self(e, AuditNote::default())
+        Self::new(e, AuditNote::default())
     }
 }
 
@@ -59,7 +65,7 @@ struct ErrorBody<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let ApiError(e, mut note) = self;
+        let (e, mut note) = *self.0;
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(ErrorBody { error: &e })).into_response();
         note.code = Some(e.code.as_str());
@@ -139,7 +145,7 @@ async fn session(
     })
     .await
     .map_err(|e| {
-        ApiError(
+        ApiError::new(
             e,
             AuditNote {
                 office: Some(caller.office.clone()),
@@ -160,7 +166,7 @@ fn session_note(s: &Session) -> AuditNote {
 }
 
 fn with_note(note: &AuditNote) -> impl FnOnce(HubError) -> ApiError + '_ {
-    move |e| ApiError(e, note.clone())
+    move |e| ApiError::new(e, note.clone())
 }
 
 /// Every route of the v1 interface: method, path (axum syntax) and handler. The router is built
@@ -415,7 +421,7 @@ async fn send(
     let note = session_note(&session);
     let req = read_send(&app, multipart).await.map_err(with_note(&note))?;
     if !bulk && req.destinations.len() > 1 {
-        return Err(ApiError(
+        return Err(ApiError::new(
             HubError::bad_request(
                 "POST /v1/sends takes one destination; use /v1/bulk-sends for several",
             ),

@@ -44,6 +44,11 @@ pub enum ApiShape {
     #[default]
     #[serde(rename = "v1")]
     V1,
+    /// The care-plan API announced for the 介護保険資格確認等WEBサービス (planned 2027): REST/JSON
+    /// under `/api/…`, login with ID/password plus a one-time password, 60-minute access and
+    /// 8-hour refresh tokens, business errors as HTTP 200 (see `api2027`).
+    #[serde(rename = "2027")]
+    Api2027,
 }
 
 /// Sizes and counts the hub enforces. The real limits are unknown (exchange.md §1.5); these are

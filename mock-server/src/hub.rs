@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use careplan_spec::units::UnitReport;
 use careplan_spec::{FileName, FileReport, OfficeNumber, Options, Profile, Severity, check_units};
@@ -122,6 +123,8 @@ pub struct Hub {
     pub config: Config,
     pub store: Store,
     rng: SystemRandom,
+    /// Seconds added to the system clock (persisted as the setting `clock_offset_seconds`).
+    clock_offset: AtomicI64,
 }
 
 /// Why the hub could not start.
@@ -213,10 +216,15 @@ impl Hub {
     /// configuration wins on every start), else the demo registry on first start.
     pub fn open(config: Config) -> Result<Self, HubOpenError> {
         let store = Store::open(&config.data)?;
+        let clock_offset = store
+            .setting("clock_offset_seconds")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let hub = Self {
             config,
             store,
             rng: SystemRandom::new(),
+            clock_offset: AtomicI64::new(clock_offset),
         };
         let (offices, users) = if hub.config.offices.is_empty() {
             if hub.store.is_empty_registry()? {
@@ -281,14 +289,16 @@ impl Hub {
 
     /// The hub's clock (Unix seconds): the system clock plus the offset a scenario may set.
     pub fn now(&self) -> i64 {
-        let offset: i64 = self
-            .store
-            .setting("clock_offset_seconds")
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        time::OffsetDateTime::now_utc().unix_timestamp() + offset
+        time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// Moves the hub's clock: `now()` becomes the system time plus `seconds` (kept across
+    /// restarts). Scenarios use it to reach licence, password and token expiry.
+    pub fn set_clock_offset(&self, seconds: i64) -> Result<(), HubError> {
+        self.store
+            .set_setting("clock_offset_seconds", &seconds.to_string())?;
+        self.clock_offset.store(seconds, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Whether a licence is in force today.

@@ -6,12 +6,15 @@
 //! * [`store`] — the SQLite store (WAL): registry, sessions, sends, files, mailboxes, audit.
 //! * [`hub`] — the exchange's rules, independent of HTTP.
 //! * [`tls`] / [`api`] / [`server`] — mutual TLS, the `/v1` HTTP interface, start and stop.
+//! * [`api2027`] — the `api = "2027"` shape: the announced 介護保険資格確認等WEBサービス care-plan API
+//!   (login with a one-time password, access/refresh tokens, business errors as HTTP 200).
 //! * [`client`] — the client used by `cpkit send / inbox / fetch`, the harness and the tests.
 //! * [`trace`] — export of the audit trail and the stored files as a replay bundle.
 //!
 //! The hub checks file names against the spec core's send units and forwards bytes unchanged.
 
 pub mod api;
+pub mod api2027;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -41,6 +41,7 @@ pub async fn run(
     let app = App { hub: hub.clone() };
     let router = match hub.config.api {
         ApiShape::V1 => api::router(app),
+        ApiShape::Api2027 => crate::api2027::router(app),
     };
     let service = router.into_make_service_with_connect_info::<PeerInfo>();
     if hub.config.insecure_plain_http {
@@ -68,7 +69,13 @@ pub async fn run(
                 }
             });
         });
-        let tls = TlsListener::new(listener, Pki::new(&hub.config.certs), on_refused)?;
+        let tls13_only = hub.config.api == ApiShape::Api2027;
+        let tls = TlsListener::new(
+            listener,
+            Pki::new(&hub.config.certs),
+            tls13_only,
+            on_refused,
+        )?;
         axum::serve(tls, service)
             .with_graceful_shutdown(shutdown)
             .await
@@ -95,16 +102,26 @@ impl RunningServer {
         format!("{scheme}://{}", self.addr)
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops accepting, lets in-flight requests finish (up to [`SHUTDOWN_GRACE`]), and waits.
+    /// Connections still open after the grace period (an idle client that never sent a request
+    /// keeps a graceful shutdown waiting) are dropped.
     pub async fn stop(mut self) -> Result<(), ServerError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.task
-            .await
-            .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut self.task).await {
+            Ok(joined) => joined.map_err(|e| ServerError::Serve(std::io::Error::other(e)))?,
+            Err(_) => {
+                tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; dropping them");
+                self.task.abort();
+                Ok(())
+            }
+        }
     }
 }
+
+/// How long [`RunningServer::stop`] waits for open connections.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Opens the hub and serves it in a background task on `config.listen` (port 0 picks a free one).
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
@@ -119,7 +136,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     let hub = Arc::new(Hub::open(config)?);
     if !hub.config.insecure_plain_http {
         // Fail now, not at the first connection, when the PKI is missing.
-        crate::tls::server_config(&Pki::new(&hub.config.certs))?;
+        crate::tls::server_config(&Pki::new(&hub.config.certs), false)?;
     }
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(run(listener, hub.clone(), async move {

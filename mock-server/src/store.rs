@@ -78,8 +78,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     created        INTEGER NOT NULL,
     expires        INTEGER NOT NULL
 );
+-- Contents are appended in rowid order (a random SHA-256 primary key would scatter 100 MB of
+-- contents across the B-tree); the unique index finds a content by its digest.
 CREATE TABLE IF NOT EXISTS blobs (
-    sha256  TEXT PRIMARY KEY,
+    id      INTEGER PRIMARY KEY,
+    sha256  TEXT NOT NULL UNIQUE,
     content BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sends (

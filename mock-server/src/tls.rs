@@ -69,8 +69,9 @@ fn read_err(path: &std::path::Path) -> impl FnOnce(rustls_pki_types::pem::Error)
     }
 }
 
-/// Builds the server configuration from a PKI directory.
-pub fn server_config(pki: &Pki) -> Result<Arc<ServerConfig>, TlsError> {
+/// Builds the server configuration from a PKI directory. `tls13_only` refuses TLS 1.2 (the 2027
+/// API is announced as TLS 1.3).
+pub fn server_config(pki: &Pki, tls13_only: bool) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let ca_path = pki.ca_cert();
@@ -94,8 +95,13 @@ pub fn server_config(pki: &Pki) -> Result<Arc<ServerConfig>, TlsError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(read_err(&server.cert))?;
     let key = PrivateKeyDer::from_pem_file(&server.key).map_err(read_err(&server.key))?;
+    let versions: &[&'static rustls::SupportedProtocolVersion] = if tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
@@ -117,11 +123,16 @@ pub struct TlsListener {
 
 impl TlsListener {
     /// Starts accepting on `tcp`. Handshakes run in their own tasks with a timeout.
-    pub fn new(tcp: TcpListener, pki: Pki, on_refused: RefusalSink) -> Result<Self, TlsError> {
+    pub fn new(
+        tcp: TcpListener,
+        pki: Pki,
+        tls13_only: bool,
+        on_refused: RefusalSink,
+    ) -> Result<Self, TlsError> {
         let local = tcp
             .local_addr()
             .map_err(|e| TlsError::Config(e.to_string()))?;
-        let config = server_config(&pki)?;
+        let config = server_config(&pki, tls13_only)?;
         let crl_mtime = mtime(&pki.crl());
         let state = Arc::new(Mutex::new((config, crl_mtime)));
         let (tx, rx) = mpsc::channel(256);
@@ -139,7 +150,7 @@ impl TlsListener {
                     break;
                 }
                 let _ = stream.set_nodelay(true);
-                let config = current_config(&state, &pki);
+                let config = current_config(&state, &pki, tls13_only);
                 let tx = tx.clone();
                 let on_refused = on_refused.clone();
                 tokio::spawn(async move {
@@ -194,11 +205,12 @@ fn mtime(path: &std::path::Path) -> Option<SystemTime> {
 fn current_config(
     state: &Mutex<(Arc<ServerConfig>, Option<SystemTime>)>,
     pki: &Pki,
+    tls13_only: bool,
 ) -> Arc<ServerConfig> {
     let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
     let now = mtime(&pki.crl());
     if now != guard.1 {
-        match server_config(pki) {
+        match server_config(pki, tls13_only) {
             Ok(config) => *guard = (config, now),
             Err(e) => tracing::error!("keeping the previous TLS configuration: {e}"),
         }

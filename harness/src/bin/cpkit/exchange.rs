@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use careplan_mock_server::client::{CLIENT_VERSION, Client, Identity};
-use careplan_mock_server::config::{Config, DEMO_PASSWORD, demo_user_id};
+use careplan_mock_server::config::{ApiShape, Config, DEMO_PASSWORD, demo_user_id};
 use careplan_mock_server::hub::Destination;
 use careplan_mock_server::pki::{CertKind, Pki, Variant, read_cert_info};
 use careplan_spec::OfficeNumber;
@@ -147,6 +147,10 @@ pub struct ServeArgs {
     /// Listen address, overriding the configuration (e.g. 127.0.0.1:0 for a free port).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// Interface shape: v1 (the current exchange) or 2027 (the announced 介護保険資格確認等WEBサービス
+    /// care-plan API), overriding the configuration.
+    #[arg(long, value_parser = ["v1", "2027"])]
+    api: Option<String>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -174,6 +178,12 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     if let Some(l) = args.listen {
         config.listen = l;
     }
+    if let Some(api) = args.api.as_deref() {
+        config.api = match api {
+            "2027" => ApiShape::Api2027,
+            _ => ApiShape::V1,
+        };
+    }
     let pki = Pki::new(&config.certs);
     if !config.insecure_plain_http && !pki.is_initialised() {
         pki.init(false)
@@ -185,6 +195,12 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         let server = careplan_mock_server::start(config).await?;
         let hub = &server.hub.config;
         println!("mock exchange listening on {}", server.url());
+        if hub.api == ApiShape::Api2027 {
+            println!(
+                "  interface:    2027 care-plan API (mock-server/openapi-2027.json); one-time passwords go to {}",
+                hub.data.join("otp-outbox.jsonl").display()
+            );
+        }
         println!("  data:         {}", server.hub.store.path().display());
         println!("  CA:           {}", pki.ca_cert().display());
         println!("  office certs: {}/offices/<office>/", hub.certs.display());
@@ -198,12 +214,18 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         } else {
             format!(" --url {}", server.url())
         };
-        println!("next, in a second terminal:");
-        println!("  cpkit certs issue --office 0310000100 && cpkit certs issue --office 0320000202");
-        println!(
-            "  cpkit send{url} --office 0310000100 --to 0320000202 golden/valid/v4.1/riyohyo-minimal"
-        );
-        println!("  cpkit fetch{url} --office 0320000202 --out received/");
+        if hub.api == ApiShape::V1 {
+            println!("next, in a second terminal:");
+            println!(
+                "  cpkit certs issue --office 0310000100 && cpkit certs issue --office 0320000202"
+            );
+            println!(
+                "  cpkit send{url} --office 0310000100 --to 0320000202 golden/valid/v4.1/riyohyo-minimal"
+            );
+            println!("  cpkit fetch{url} --office 0320000202 --out received/");
+        } else {
+            println!("the 2027 interface is described in docs/exchange.md (cpkit send/inbox/fetch speak v1)");
+        }
         tokio::signal::ctrl_c().await.ok();
         println!("stopping");
         server.stop().await?;

@@ -1,0 +1,370 @@
+//! The mock exchange through the real `cpkit` binary: `cpkit serve` in its own process, the client
+//! commands in others. Includes the crash test: the server is SIGKILLed in the middle of a
+//! concurrent send loop, restarted on the same data, and must have lost no acknowledged send and
+//! show no partial one.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use careplan_mock_server::client::{Client, Identity};
+use careplan_mock_server::config::{DEMO_PASSWORD, demo_user_id};
+use careplan_mock_server::hub::Destination;
+use careplan_spec::OfficeNumber;
+
+const KYOTAKU: &str = "0310000100";
+const PROVIDER: &str = "0320000202";
+const PROVIDER_2SVC: &str = "0320000201";
+
+fn cpkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cpkit"))
+        .args(args)
+        .output()
+        .expect("failed to run cpkit")
+}
+
+fn ok(o: Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "cpkit failed: {}\n{out}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "cpkit-xcli-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+    fn join(&self, p: &str) -> String {
+        self.0.join(p).to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A `cpkit serve` process, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &TempDir) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cpkit"))
+            .args([
+                "serve",
+                "--data",
+                &dir.join("data"),
+                "--certs",
+                &dir.join("certs"),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next().expect("cpkit serve printed its URL").unwrap();
+            if let Some(url) = line.strip_prefix("mock exchange listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, url }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL on Unix
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn issue(dir: &TempDir, office: &str) {
+    ok(cpkit(&[
+        "certs",
+        "issue",
+        "--dir",
+        &dir.join("certs"),
+        "--office",
+        office,
+    ]));
+}
+
+#[test]
+fn serve_on_defaults_then_issue_send_list_and_fetch_from_another_terminal() {
+    let dir = TempDir::new();
+    let server = Server::start(&dir);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    for office in [KYOTAKU, PROVIDER, PROVIDER_2SVC] {
+        issue(&dir, office);
+    }
+    let certs = dir.join("certs");
+    let client = |extra: &[&str]| {
+        let mut args = vec![extra[0], "--url", &server.url, "--certs", &certs];
+        args.extend_from_slice(&extra[1..]);
+        cpkit(&args)
+    };
+    let unit = workspace().join("golden/valid/v4.1/riyohyo-minimal");
+    let out = ok(client(&[
+        "send",
+        "--office",
+        KYOTAKU,
+        "--to",
+        PROVIDER,
+        "--message",
+        "6月分",
+        unit.to_str().unwrap(),
+    ]));
+    assert!(out.contains("send unit kyotaku-riyohyo"), "{out}");
+    let rich = workspace().join("golden/valid/v4.1/riyohyo-rich");
+    let unit_11: Vec<String> = std::fs::read_dir(&rich)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_str().unwrap();
+            n.contains(&format!("{PROVIDER_2SVC}_11"))
+        })
+        .map(|p| p.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(unit_11.len(), 3);
+    let mut args = vec!["send", "--office", KYOTAKU, "--to", PROVIDER_2SVC];
+    args.extend(unit_11.iter().map(String::as_str));
+    ok(client(&args));
+
+    // One terminal holding both providers' certificates lists both offices' items.
+    let listed = ok(client(&["inbox", "--terminal", "shared-pc"]));
+    assert!(
+        listed.contains(&format!("office {PROVIDER}: 1 item(s)")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("office {PROVIDER_2SVC}: 1 item(s)")),
+        "{listed}"
+    );
+    // The office's other terminal sees nothing (first lister wins) ...
+    let other = ok(client(&[
+        "inbox",
+        "--office",
+        PROVIDER,
+        "--terminal",
+        "other-pc",
+    ]));
+    assert!(other.contains("0 item(s)"), "{other}");
+    // ... and the first terminal fetches the bytes unchanged, in import order.
+    let out_dir = dir.join("received");
+    ok(client(&[
+        "fetch",
+        "--office",
+        PROVIDER,
+        "--terminal",
+        "shared-pc",
+        "--out",
+        &out_dir,
+    ]));
+    let item_dir = std::fs::read_dir(Path::new(&out_dir).join(PROVIDER))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        item_dir
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("001_20250527090000_")
+    );
+    for f in std::fs::read_dir(&unit).unwrap() {
+        let f = f.unwrap().path();
+        let got = std::fs::read(item_dir.join(f.file_name().unwrap())).unwrap();
+        assert_eq!(got, std::fs::read(&f).unwrap());
+    }
+    assert_eq!(
+        std::fs::read_to_string(item_dir.join("message.txt")).unwrap(),
+        "6月分"
+    );
+    // Fetching again never overwrites.
+    let again = client(&[
+        "fetch",
+        "--office",
+        PROVIDER,
+        "--terminal",
+        "shared-pc",
+        "--out",
+        &out_dir,
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+
+    // A refusal names the rule and the message the field knows.
+    let refused = client(&[
+        "send",
+        "--office",
+        KYOTAKU,
+        "--to",
+        "0399999999",
+        unit.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("DESTINATION_NOT_SUPPORTED"), "{err}");
+    assert!(
+        err.contains("入力された番号はケアプランデータ連携システムに対応していません"),
+        "{err}"
+    );
+
+    let bundle = dir.join("bundle");
+    let out = ok(cpkit(&[
+        "trace",
+        "export",
+        "--data",
+        &dir.join("data"),
+        "--out",
+        &bundle,
+    ]));
+    assert!(out.contains("2 send(s), 6 file(s)"), "{out}");
+    drop(server);
+}
+
+#[test]
+fn a_killed_server_loses_no_acknowledged_send_and_shows_no_partial_one() {
+    let dir = TempDir::new();
+    let server = Server::start(&dir);
+    issue(&dir, KYOTAKU);
+    issue(&dir, PROVIDER);
+    let certs = Path::new(&dir.join("certs")).to_path_buf();
+    let identity = |office: &str| {
+        Identity::new(
+            certs.join("ca/ca.pem"),
+            certs.join(format!("offices/{office}/client.pem")),
+            certs.join(format!("offices/{office}/client.key")),
+        )
+    };
+    let unit_dir = workspace().join("golden/valid/v4.1/riyohyo-minimal");
+    let mut originals: Vec<(String, Vec<u8>)> = std::fs::read_dir(&unit_dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_str().unwrap().to_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    originals.sort();
+    let originals = Arc::new(originals);
+    let with_serial = move |serial: &str| -> Vec<(String, Vec<u8>)> {
+        originals
+            .iter()
+            .map(|(n, b)| (n.replace("20250527090000", serial), b.clone()))
+            .collect()
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for worker in 0..4u32 {
+            let mut client = Client::new(&server.url, &identity(KYOTAKU)).unwrap();
+            let user = demo_user_id(&OfficeNumber::parse(KYOTAKU).unwrap());
+            client
+                .login(&user, DEMO_PASSWORD, &format!("pc-{worker}"), "1.2.0")
+                .await
+                .unwrap();
+            let acked = acked.clone();
+            let with_serial = with_serial.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..10_000u32 {
+                    let serial = format!("2025{:02}{:08}", 1 + worker, i);
+                    let to = [Destination {
+                        office: PROVIDER.to_owned(),
+                        service_type: None,
+                    }];
+                    match client.send(&to, "", &with_serial(&serial), false).await {
+                        Ok(r) => acked.lock().unwrap().push((r.ids[0], serial)),
+                        Err(_) => break, // the server is gone
+                    }
+                }
+            }));
+        }
+        // Let the loop run, then kill the server while requests are in flight.
+        while acked.lock().unwrap().len() < 60 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        server.kill();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 60);
+
+    let server = Server::start(&dir);
+    rt.block_on(async {
+        let mut provider = Client::new(&server.url, &identity(PROVIDER)).unwrap();
+        let user = demo_user_id(&OfficeNumber::parse(PROVIDER).unwrap());
+        provider
+            .login(&user, DEMO_PASSWORD, "pc", "1.2.0")
+            .await
+            .unwrap();
+        let items = provider.inbox().await.unwrap();
+        for (id, serial) in &acked {
+            assert!(
+                items.iter().any(|i| i.id == *id),
+                "acknowledged send {id} ({serial}) was lost"
+            );
+        }
+        // Every stored send is whole: three files whose bytes are the originals.
+        for item in &items {
+            assert_eq!(item.files.len(), 3, "send {} is partial", item.id);
+            let serial = item.serial.clone().unwrap();
+            let expected = with_serial(&serial);
+            for f in &item.files {
+                let bytes = provider.download(item.id, f.id).await.unwrap();
+                let want = &expected.iter().find(|(n, _)| *n == f.name).unwrap().1;
+                assert_eq!(&bytes, want, "{} of send {}", f.name, item.id);
+            }
+        }
+        assert!(items.len() >= acked.len());
+    });
+    drop(server);
+}
