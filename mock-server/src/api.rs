@@ -33,14 +33,15 @@ pub struct App {
     pub hub: Arc<Hub>,
 }
 
-/// What the audit middleware records about a request besides method, path and status.
+/// What the audit middleware records about a request besides method, path and status (shared
+/// with `api2027`).
 #[derive(Debug, Clone, Default)]
-struct AuditNote {
-    office: Option<String>,
-    terminal: Option<String>,
-    user_id: Option<String>,
-    code: Option<&'static str>,
-    detail: Option<serde_json::Value>,
+pub(crate) struct AuditNote {
+    pub(crate) office: Option<String>,
+    pub(crate) terminal: Option<String>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) code: Option<&'static str>,
+    pub(crate) detail: Option<serde_json::Value>,
 }
 
 /// A refusal as an HTTP response (boxed: results stay small on the success path).
@@ -86,7 +87,7 @@ fn ok_json(value: impl Serialize, note: AuditNote) -> ApiResult {
     Ok(response)
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
 ) -> Result<T, HubError> {
     tokio::task::spawn_blocking(f)
@@ -97,11 +98,12 @@ async fn blocking<T: Send + 'static>(
 /// The header that names the office on plain-HTTP (benchmark) connections.
 pub const INSECURE_OFFICE_HEADER: &str = "x-cpkit-office";
 
-fn caller(app: &App, peer: &PeerInfo, headers: &HeaderMap) -> Result<Caller, HubError> {
+/// The office of the connection: the client certificate (or the benchmark header on plain HTTP).
+pub(crate) fn caller(hub: &Hub, peer: &PeerInfo, headers: &HeaderMap) -> Result<Caller, HubError> {
     if let Some(c) = &peer.caller {
         return Ok(c.clone());
     }
-    if app.hub.config.insecure_plain_http
+    if hub.config.insecure_plain_http
         && let Some(office) = headers
             .get(INSECURE_OFFICE_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -120,7 +122,7 @@ fn caller(app: &App, peer: &PeerInfo, headers: &HeaderMap) -> Result<Caller, Hub
     ))
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -135,7 +137,7 @@ async fn session(
     peer: &PeerInfo,
     headers: &HeaderMap,
 ) -> Result<(Caller, Session), ApiError> {
-    let caller = caller(app, peer, headers)?;
+    let caller = caller(&app.hub, peer, headers)?;
     let token = bearer(headers);
     let hub = app.hub.clone();
     let c = caller.clone();
@@ -156,7 +158,7 @@ async fn session(
     Ok((caller, session))
 }
 
-fn session_note(s: &Session) -> AuditNote {
+pub(crate) fn session_note(s: &Session) -> AuditNote {
     AuditNote {
         office: Some(s.office.clone()),
         terminal: Some(s.terminal.clone()),
@@ -202,21 +204,21 @@ pub fn router(app: App) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    HubError::new(
-        Code::NotFound,
-        "そのようなAPIはありません。",
-        "no such endpoint",
-    )
-    .into()
+    HubError::no_endpoint().into()
 }
 
 async fn openapi() -> Response {
+    json_document(OPENAPI)
+}
+
+/// A static JSON document (the OpenAPI descriptions).
+pub(crate) fn json_document(text: &'static str) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        OPENAPI,
+        text,
     )
         .into_response()
 }
@@ -231,12 +233,19 @@ async fn audit(
 ) -> Response {
     let action = format!("{} {}", request.method(), request.uri().path());
     let response = next.run(request).await;
+    let row = audit_row(&peer, action, &response);
+    write_audit(&app.hub, row).await;
+    response
+}
+
+/// The audit row of one answered request (the handler's [`AuditNote`], if any, says who and why).
+pub(crate) fn audit_row(peer: &PeerInfo, action: String, response: &Response) -> NewAudit {
     let note = response
         .extensions()
         .get::<AuditNote>()
         .cloned()
         .unwrap_or_default();
-    let row = NewAudit {
+    NewAudit {
         peer: peer.remote.to_string(),
         office: note
             .office
@@ -247,14 +256,17 @@ async fn audit(
         status: response.status().as_u16(),
         code: note.code.map(str::to_owned),
         detail: note.detail,
-    };
-    let hub = app.hub.clone();
+    }
+}
+
+/// Appends an audit row on the blocking pool; a failure is logged, never shown to the client.
+pub(crate) async fn write_audit(hub: &Arc<Hub>, row: NewAudit) {
+    let hub = hub.clone();
     match tokio::task::spawn_blocking(move || hub.store.audit(&[row])).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!("failed to append to the audit log: {e}"),
         Err(e) => tracing::error!("failed to append to the audit log: {e}"),
     }
-    response
 }
 
 async fn status(
@@ -262,7 +274,7 @@ async fn status(
     ConnectInfo(peer): ConnectInfo<PeerInfo>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let caller = caller(&app, &peer, &headers)?;
+    let caller = caller(&app.hub, &peer, &headers)?;
     let hub = app.hub.clone();
     let note = AuditNote {
         office: Some(caller.office.clone()),
@@ -280,7 +292,7 @@ async fn login(
     headers: HeaderMap,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> ApiResult {
-    let caller = caller(&app, &peer, &headers)?;
+    let caller = caller(&app.hub, &peer, &headers)?;
     let Json(req) = body.map_err(|e| HubError::bad_request(e.body_text()))?;
     let note = AuditNote {
         office: Some(caller.office.clone()),
@@ -339,15 +351,7 @@ async fn read_send(
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                     content.extend_from_slice(&chunk);
                     if content.len() as u64 > limits.max_file_bytes {
-                        return Err(HubError::new(
-                            Code::TooLarge,
-                            format!(
-                                "ファイルの大きさが上限（{}バイト）を超えています。",
-                                limits.max_file_bytes
-                            ),
-                            format!("the file is larger than {} bytes", limits.max_file_bytes),
-                        )
-                        .file(file_name));
+                        return Err(HubError::file_too_large(limits.max_file_bytes, file_name));
                     }
                 }
                 req.files.push(Upload {

@@ -31,7 +31,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -40,11 +40,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{App, INSECURE_OFFICE_HEADER};
+use crate::api::{self, App, AuditNote, bearer, blocking, session_note};
 use crate::error::{Code, HubError};
 use crate::hub::{Caller, Destination, Hub, LoginRequest, SendRequest, Upload};
-use crate::pki::CertKind;
-use crate::store::{NewAudit, SendEntry, Session};
+use crate::store::{SendEntry, Session};
 use crate::tls::PeerInfo;
 
 /// The OpenAPI document of this interface.
@@ -228,25 +227,6 @@ impl ApiState {
 
 // ----- envelope, errors, audit --------------------------------------------------------------
 
-/// What the audit middleware records about a request besides method, path and status.
-#[derive(Debug, Clone, Default)]
-struct AuditNote {
-    office: Option<String>,
-    terminal: Option<String>,
-    user_id: Option<String>,
-    code: Option<&'static str>,
-    detail: Option<serde_json::Value>,
-}
-
-fn session_note(s: &Session) -> AuditNote {
-    AuditNote {
-        office: Some(s.office.clone()),
-        terminal: Some(s.terminal.clone()),
-        user_id: Some(s.user_id.clone()),
-        ..AuditNote::default()
-    }
-}
-
 /// A refusal: a system error (HTTP error status) or a business error (HTTP 200). Boxed: handlers
 /// return it in `Err`, and the error with its note is large.
 struct Refusal(Box<(HubError, AuditNote)>);
@@ -320,14 +300,6 @@ fn ok(fields: serde_json::Value, note: AuditNote) -> Reply {
     Ok(response)
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
-) -> Result<T, HubError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(HubError::internal)?
-}
-
 fn json_error(e: &JsonRejection) -> HubError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         HubError::new(
@@ -350,65 +322,15 @@ async fn audit(
 ) -> Response {
     let action = format!("{} {}", request.method(), request.uri().path());
     let response = next.run(request).await;
-    let note = response
-        .extensions()
-        .get::<AuditNote>()
-        .cloned()
-        .unwrap_or_default();
-    let row = NewAudit {
-        peer: peer.remote.to_string(),
-        office: note
-            .office
-            .or_else(|| peer.caller.as_ref().map(|c| c.office.clone())),
-        terminal: note.terminal,
-        user_id: note.user_id,
-        action,
-        status: response.status().as_u16(),
-        code: note.code.map(str::to_owned),
-        detail: note.detail,
-    };
-    let hub = state.hub().clone();
-    match tokio::task::spawn_blocking(move || hub.store.audit(&[row])).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!("failed to append to the audit log: {e}"),
-        Err(e) => tracing::error!("failed to append to the audit log: {e}"),
-    }
+    let row = api::audit_row(&peer, action, &response);
+    api::write_audit(state.hub(), row).await;
     response
 }
 
 // ----- identity -----------------------------------------------------------------------------
 
-/// The office of the connection: the client certificate (or the benchmark header on plain HTTP).
 fn caller(state: &ApiState, peer: &PeerInfo, headers: &HeaderMap) -> Result<Caller, HubError> {
-    if let Some(c) = &peer.caller {
-        return Ok(c.clone());
-    }
-    if state.hub().config.insecure_plain_http
-        && let Some(office) = headers
-            .get(INSECURE_OFFICE_HEADER)
-            .and_then(|v| v.to_str().ok())
-    {
-        return Ok(Caller {
-            office: office.to_owned(),
-            kind: Some(CertKind::KaigoHoken),
-            cert_not_after: None,
-            cert_serial: None,
-        });
-    }
-    Err(HubError::new(
-        Code::CertRequired,
-        "電子証明書が確認できません。証明書を正しくインストールしてください。",
-        "no client certificate identifies the office",
-    ))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(|t| t.trim().to_owned())
+    api::caller(state.hub(), peer, headers)
 }
 
 fn token_invalid(reason: &str, ja: &str, en: &str) -> HubError {
@@ -525,23 +447,11 @@ pub fn router(app: App) -> Router {
 }
 
 async fn no_route() -> Refusal {
-    HubError::new(
-        Code::NotFound,
-        "そのようなAPIはありません。",
-        "no such endpoint",
-    )
-    .into()
+    HubError::no_endpoint().into()
 }
 
 async fn openapi() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        OPENAPI,
-    )
-        .into_response()
+    api::json_document(OPENAPI)
 }
 
 // ----- authentication -----------------------------------------------------------------------

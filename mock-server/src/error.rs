@@ -155,6 +155,25 @@ impl HubError {
         )
     }
 
+    /// A path the interface does not have.
+    pub fn no_endpoint() -> Self {
+        Self::new(
+            Code::NotFound,
+            "そのようなAPIはありません。",
+            "no such endpoint",
+        )
+    }
+
+    /// One file over the per-file limit.
+    pub fn file_too_large(limit: u64, file: impl Into<String>) -> Self {
+        Self::new(
+            Code::TooLarge,
+            format!("ファイルの大きさが上限（{limit}バイト）を超えています。"),
+            format!("the file is larger than {limit} bytes"),
+        )
+        .file(file)
+    }
+
     pub fn bad_request(en: impl Into<String>) -> Self {
         Self::new(Code::BadRequest, "要求の形式に誤りがあります。", en)
     }

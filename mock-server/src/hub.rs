@@ -723,15 +723,7 @@ impl Hub {
         for f in &req.files {
             total += f.content.len() as u64;
             if f.content.len() as u64 > limits.max_file_bytes {
-                return Err(HubError::new(
-                    Code::TooLarge,
-                    format!(
-                        "ファイルの大きさが上限（{}バイト）を超えています。",
-                        limits.max_file_bytes
-                    ),
-                    format!("the file is larger than {} bytes", limits.max_file_bytes),
-                )
-                .file(&f.name));
+                return Err(HubError::file_too_large(limits.max_file_bytes, &f.name));
             }
         }
         if total > limits.max_send_bytes {
