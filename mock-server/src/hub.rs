@@ -804,8 +804,9 @@ impl Hub {
                     }
                     routed[d].push(i);
                 }
-                Class::Standard(_) => (0..routed.len()).for_each(|d| routed[d].push(i)),
-                Class::Attachment => (0..routed.len()).for_each(|d| routed[d].push(i)),
+                // Attachments, and standard files when names are not compared with offices, go to
+                // every destination.
+                Class::Standard(_) | Class::Attachment => routed.iter_mut().for_each(|r| r.push(i)),
             }
         }
 
