@@ -20,9 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::domain::{Month, Serial, ServiceTypeCode};
 use crate::filename::{FileName, NameError, Party};
 use crate::kind::{FileKind, Sender};
-use crate::layout::{self, Format, LayoutView};
-use crate::ms932;
-use crate::tokenizer::{RawRecord, Tokenizer};
+use crate::layout::{self, LayoutView};
+use crate::table::{self, Table, TableError, WriteOptions, value};
 use crate::validate::field::is_summary_code;
 use crate::version::SpecVersion;
 
@@ -68,13 +67,8 @@ pub struct ConvertOutcome {
 pub enum ConvertError {
     #[error("{0}")]
     Name(#[from] NameError),
-    #[error("{file}: line {line}, column {column}: cannot be converted: {reason}")]
-    Unreadable {
-        file: String,
-        line: u32,
-        column: u32,
-        reason: String,
-    },
+    #[error("cannot be converted: {0}")]
+    Table(#[from] TableError),
     #[error("{file}: the target version must be v3 or v4.1, not {to}")]
     Target { file: String, to: SpecVersion },
     #[error("{file}: information would be lost in {to}: {}; convert with --lossy to drop it", what.join("; "))]
@@ -115,78 +109,14 @@ fn parse_input(file: &InputFile) -> Result<Parsed, ConvertError> {
             bytes: file.bytes.clone(),
         });
     }
-    let view = layout::view(name.kind, name.shape).ok_or_else(|| ConvertError::Unreadable {
-        file: file.name.clone(),
-        line: 1,
-        column: 1,
-        reason: format!(
-            "{} does not exist in the {} shape of its name",
-            name.kind, name.shape
-        ),
-    })?;
-    let mut tokenizer = Tokenizer::new(&file.bytes[..]);
-    let mut rec = RawRecord::default();
-    let mut records = Vec::new();
-    let unreadable = |line, column, reason: String| ConvertError::Unreadable {
-        file: file.name.clone(),
-        line,
-        column,
-        reason,
-    };
-    while tokenizer
-        .next_record(&mut rec)
-        .map_err(|e| unreadable(0, 0, e.to_string()))?
-    {
-        if rec.fields().len() != view.len() {
-            let reason = format!(
-                "{} columns, the {} layout has {}",
-                rec.fields().len(),
-                view.version,
-                view.len()
-            );
-            return Err(unreadable(rec.start.line, 1, reason));
-        }
-        let mut values = Vec::with_capacity(view.len());
-        for f in rec.fields() {
-            let (text, issues) = ms932::decode(&f.bytes);
-            if !issues.is_empty() {
-                let reason = "the field is not valid MS932; fix the encoding first (cpkit validate shows where)".to_owned();
-                return Err(unreadable(f.start.line, f.start.column, reason));
-            }
-            values.push(text);
-        }
-        records.push(values);
-    }
-    // Structural CSV problems (unterminated quotes …) would be carried over silently: refuse them.
-    if let Some(issue) = tokenizer.take_issues().into_iter().find(|i| {
-        matches!(
-            i,
-            crate::tokenizer::TokenIssue::UnterminatedQuote { .. }
-                | crate::tokenizer::TokenIssue::StrayQuote { .. }
-                | crate::tokenizer::TokenIssue::TextAfterQuote { .. }
-                | crate::tokenizer::TokenIssue::FieldTooLarge { .. }
-                | crate::tokenizer::TokenIssue::TooManyFields { .. }
-        )
-    }) {
-        return Err(unreadable(
-            0,
-            0,
-            format!("the CSV is malformed ({issue:?}); cpkit validate shows where"),
-        ));
-    }
+    let table = Table::read(&file.name, &file.bytes)?;
     Ok(Parsed {
         input: file.name.clone(),
-        name,
-        view: Some(view),
-        records,
+        name: table.name,
+        view: Some(table.view),
+        records: table.records,
         bytes: file.bytes.clone(),
     })
-}
-
-fn value<'a>(view: &LayoutView, record: &'a [String], column: &str) -> Option<&'a str> {
-    view.col(column)
-        .and_then(|i| record.get(i))
-        .map(String::as_str)
 }
 
 /// Serializes records in `to`'s layout: free text quoted, CRLF, MS932.
@@ -196,78 +126,20 @@ fn write_records(
     to: &LayoutView,
     records: &[Vec<String>],
 ) -> Result<Vec<u8>, ConvertError> {
-    let mut text = String::new();
-    for record in records {
-        for (i, col) in to.columns.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            let v = if i == 0 {
-                to.version.csv_version()
-            } else {
-                value(from, record, col.name()).unwrap_or("")
-            };
-            if *col.format() == Format::Text && !v.is_empty() {
-                text.push('"');
-                text.push_str(&v.replace('"', "\"\""));
-                text.push('"');
-            } else {
-                text.push_str(v);
-            }
-        }
-        text.push_str("\r\n");
-    }
-    let (bytes, issues) = ms932::encode(&text, false);
-    if let Some(issue) = issues
-        .iter()
-        .find(|i| i.kind == ms932::EncodeIssueKind::Unmappable)
-    {
-        return Err(ConvertError::Unreadable {
-            file: file.to_owned(),
-            line: 0,
-            column: 0,
-            reason: format!("{:?} cannot be written in MS932", issue.ch),
-        });
-    }
-    Ok(bytes)
+    Ok(table::write(
+        file,
+        from,
+        to,
+        records,
+        &WriteOptions::default(),
+    )?)
 }
 
 /// What V3 cannot hold of a V4 file: values in columns V3 lacks, and values too long for V3.
 fn losses(p: &Parsed, to: &LayoutView) -> Vec<String> {
-    let Some(from) = p.view else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (line, record) in p.records.iter().enumerate() {
-        for (i, col) in from.columns.iter().enumerate() {
-            let v = &record[i];
-            if v.is_empty() || i == 0 {
-                continue;
-            }
-            match to.col(col.name()) {
-                None => out.push(format!(
-                    "line {}: No.{} {} = {v:?}",
-                    line + 1,
-                    col.no,
-                    col.name()
-                )),
-                Some(j) => {
-                    if let Some(max) = to.columns[j].len
-                        && v.chars().count() > usize::from(max)
-                    {
-                        out.push(format!(
-                            "line {}: No.{} {} = {v:?} is longer than {max} in {}",
-                            line + 1,
-                            col.no,
-                            col.name(),
-                            to.version
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    out
+    p.view
+        .map(|from| table::losses(from, to, &p.records))
+        .unwrap_or_default()
 }
 
 /// The service office's types found in a unit's records, with the users (key text) of each type.
@@ -606,6 +478,7 @@ fn to_v41(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ms932;
 
     fn opts(to: SpecVersion) -> ConvertOptions {
         ConvertOptions {

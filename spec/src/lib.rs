@@ -11,6 +11,7 @@
 //! * [`tokenizer`] — a strict, streaming CSV tokenizer over bytes.
 //! * [`rules`] — the rule catalogue: stable IDs, severities, bilingual messages, spec references.
 //! * [`validate`] — file, send-unit and cross-file validation producing [`Finding`]s.
+//! * [`table`] — a standard file as decoded records, read strictly and written in any layout.
 //! * [`convert`] — V3 ↔ V4.1 conversion of send units.
 
 pub mod codes;
@@ -24,6 +25,7 @@ pub mod layout;
 pub mod ms932;
 pub mod profile;
 pub mod rules;
+pub mod table;
 pub mod tokenizer;
 pub mod units;
 pub mod validate;
