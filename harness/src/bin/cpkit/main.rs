@@ -21,6 +21,7 @@ use careplan_spec::version::SpecVersion;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod exchange;
+mod scenarios;
 
 #[derive(Parser)]
 #[command(
@@ -112,6 +113,16 @@ enum Command {
     /// The exchange's audit trail.
     #[command(subcommand)]
     Trace(exchange::TraceCommand),
+    /// Run scenarios (default: the built-in suite against built-in personas) and write JUnit, JSON
+    /// and HTML reports. Exit 0 = pass/warn, 1 = a requirement failed, 2 = invalid scenario or
+    /// usage, 3 = the kit itself failed.
+    Run(scenarios::RunArgs),
+    /// Scenario files: `cpkit scenario lint`.
+    #[command(subcommand)]
+    Scenario(scenarios::ScenarioCommand),
+    /// Play a persona as a command-line product (load / import / export / record-actuals), e.g.
+    /// to build a `command` SUT from one.
+    Persona(scenarios::PersonaArgs),
 }
 
 fn main() -> ExitCode {
@@ -260,6 +271,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inbox(a) => exchange::inbox(a).map(|()| ExitCode::SUCCESS),
         Command::Fetch(a) => exchange::fetch(a).map(|()| ExitCode::SUCCESS),
         Command::Trace(c) => exchange::trace(c).map(|()| ExitCode::SUCCESS),
+        Command::Run(a) => scenarios::run(a),
+        Command::Scenario(c) => scenarios::lint(c),
+        Command::Persona(a) => scenarios::persona_command(a),
     }
 }
 

@@ -1,0 +1,508 @@
+//! The scenario commands: `cpkit run` (the built-in suite or given scenarios, against personas or a
+//! SUT, with JUnit / JSON / HTML reports), `cpkit scenario lint`, and `cpkit persona` (a persona as
+//! a command-line product, so that a `command` SUT can be built from one). Glue only: the logic
+//! lives in `careplan_harness::{scenario, runner, software, run_report}`.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use careplan_harness::outcome::{ScenarioOutcome, Verdict};
+use careplan_harness::run_report;
+use careplan_harness::runner::{self, Progress, RunOptions, SutConfig};
+use careplan_harness::scenario::{self, Scenario};
+use careplan_harness::software::persona::{self, Defect};
+use careplan_harness::software::state::CareState;
+use careplan_harness::software::{ExportRequest, PersonaSoftware, Software, StoredFile};
+use careplan_spec::{Month, OfficeNumber, Serial, ServiceTypeCode};
+use clap::{Args, Subcommand};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Scenario files or folders (default: the built-in suite in scenarios/).
+    pub scenarios: Vec<PathBuf>,
+    /// The system under test (TOML; see docs/scenarios.md). Without it, `sut` offices are played
+    /// by their stand-in persona.
+    #[arg(long)]
+    pub sut: Option<PathBuf>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report (cpkit-run/1) here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Where reports go when none of --junit/--json/--html is given.
+    #[arg(long, default_value = "cpkit-report")]
+    pub report_dir: PathBuf,
+    /// Only scenarios with this tag (repeatable).
+    #[arg(long)]
+    pub tag: Vec<String>,
+    /// Folder for each scenario's exchange, PKI and SUT files.
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// Keep the work folders of passing scenarios too (failing ones are always kept).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ScenarioCommand {
+    /// Check scenario files: syntax, offices, fields per action, fixtures; errors point at the line.
+    Lint {
+        /// Files or folders (default: scenarios/).
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct PersonaArgs {
+    /// List the personas and what they do.
+    #[arg(long, exclusive = true)]
+    pub list: bool,
+    /// The persona to play.
+    #[arg(long, required_unless_present = "list")]
+    pub persona: Option<String>,
+    /// Folder holding the product's state (state.json), kept between calls.
+    #[arg(long, required_unless_present = "list")]
+    pub state: Option<PathBuf>,
+    /// The office's number.
+    #[arg(long, required_unless_present = "list")]
+    pub office: Option<String>,
+    /// The office's own service type (43, 15 …).
+    #[arg(long, required_unless_present = "list")]
+    pub service_type: Option<String>,
+    /// A deliberate defect (shift-start-time, drop-last-record), to play a broken product.
+    #[arg(long)]
+    pub defect: Option<String>,
+    #[command(subcommand)]
+    pub action: Option<PersonaAction>,
+}
+
+#[derive(Subcommand)]
+pub enum PersonaAction {
+    /// Take the office's own data from the files in a folder.
+    Load { dir: PathBuf },
+    /// Import the received files in a folder.
+    Import { dir: PathBuf },
+    /// Write a send unit into a folder.
+    Export {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "")]
+        to_type: String,
+        #[arg(long, default_value = "")]
+        as_type: String,
+        /// YYYYMM, or empty for every month held.
+        #[arg(long, default_value = "")]
+        month: String,
+        #[arg(long)]
+        serial: String,
+        /// YYYYMMDD.
+        #[arg(long)]
+        today: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Record actuals as planned.
+    RecordActuals {
+        #[arg(long, default_value = "")]
+        month: String,
+    },
+}
+
+/// The kit's source folder (for the built-in suite when run outside the repository).
+fn kit_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn default_suite() -> PathBuf {
+    let here = PathBuf::from("scenarios");
+    if here.is_dir() {
+        here
+    } else {
+        kit_root().join("scenarios")
+    }
+}
+
+/// Scenario files of the given paths (folders: their `*.toml`, sorted).
+fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let paths = if paths.is_empty() {
+        vec![default_suite()]
+    } else {
+        paths.to_vec()
+    };
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut here: Vec<PathBuf> = std::fs::read_dir(&p)
+                .with_context(|| format!("failed to read {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            here.sort();
+            out.extend(here);
+        } else if p.exists() {
+            out.push(p);
+        } else {
+            bail!("{} does not exist", p.display());
+        }
+    }
+    if out.is_empty() {
+        bail!("no scenario files (*.toml) found");
+    }
+    Ok(out)
+}
+
+/// Parses and lints; every problem is printed. None when any file is invalid.
+fn load_all(files: &[PathBuf]) -> Option<Vec<Scenario>> {
+    let mut ok = true;
+    let mut out = Vec::new();
+    for f in files {
+        match Scenario::read(f) {
+            Ok(s) => {
+                let errors = scenario::lint(&s);
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                ok &= errors.is_empty();
+                out.push(s);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+pub fn lint(command: ScenarioCommand) -> Result<ExitCode> {
+    let ScenarioCommand::Lint { paths } = command;
+    let files = scenario_files(&paths)?;
+    Ok(match load_all(&files) {
+        Some(s) => {
+            println!("{} scenario files, no problems", s.len());
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(1),
+    })
+}
+
+/// Progress on standard error: a bar on a terminal, a line per scenario otherwise.
+struct TerminalProgress {
+    tty: bool,
+}
+
+impl Progress for TerminalProgress {
+    fn scenario_started(&mut self, index: usize, total: usize, name: &str) {
+        if self.tty {
+            let width = 30;
+            let done = index * width / total.max(1);
+            eprint!(
+                "\r\x1b[2K[{}{}] {}/{} {}",
+                "#".repeat(done),
+                ".".repeat(width - done),
+                index + 1,
+                total,
+                name.chars().take(60).collect::<String>()
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn scenario_finished(&mut self, index: usize, total: usize, outcome: &ScenarioOutcome) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!(
+            "{:>5} {:>2}/{} {} ({:.1} s)",
+            outcome.verdict().label().to_uppercase(),
+            index + 1,
+            total,
+            outcome.name,
+            outcome.duration.as_secs_f64()
+        );
+    }
+}
+
+fn write_report(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let files = scenario_files(&args.scenarios)?;
+    let Some(mut scenarios) = load_all(&files) else {
+        eprintln!("cpkit: invalid scenario files; nothing was run (see `cpkit scenario lint`)");
+        return Ok(ExitCode::from(2));
+    };
+    if !args.tag.is_empty() {
+        scenarios.retain(|s| s.file.scenario.tags.iter().any(|t| args.tag.contains(t)));
+        if scenarios.is_empty() {
+            bail!("no scenario has the tags {:?}", args.tag);
+        }
+    }
+    let sut = match &args.sut {
+        Some(p) => Some(SutConfig::load(p)?),
+        None => None,
+    };
+    let work = args
+        .work
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("cpkit-run-{}", std::process::id())));
+    let options = RunOptions {
+        sut,
+        work_dir: work.clone(),
+        keep: args.keep,
+    };
+    let mut progress = TerminalProgress {
+        tty: std::io::stderr().is_terminal(),
+    };
+    let outcome = runner::run(&scenarios, &options, &mut progress);
+    let (junit, json, html) = if args.junit.is_none() && args.json.is_none() && args.html.is_none()
+    {
+        (
+            Some(args.report_dir.join("junit.xml")),
+            Some(args.report_dir.join("report.json")),
+            Some(args.report_dir.join("report.html")),
+        )
+    } else {
+        (args.junit, args.json, args.html)
+    };
+    let mut written = Vec::new();
+    if let Some(p) = &junit {
+        write_report(p, &run_report::to_junit(&outcome))?;
+        written.push(p.display().to_string());
+    }
+    if let Some(p) = &json {
+        write_report(p, &run_report::to_json(&outcome))?;
+        written.push(p.display().to_string());
+    }
+    if let Some(p) = &html {
+        write_report(p, &run_report::to_html(&outcome))?;
+        written.push(p.display().to_string());
+    }
+    // What went wrong, readable on a terminal.
+    let mut text = String::new();
+    for s in &outcome.scenarios {
+        for c in s
+            .cases
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+        {
+            text.push_str(&format!(
+                "{}:{}: {} [{}] {}\n",
+                s.file,
+                c.line.unwrap_or(0),
+                c.verdict.label(),
+                c.name,
+                c.message
+            ));
+            if let Some(e) = &c.expected {
+                text.push_str(&format!("    expected: {e}\n"));
+            }
+            if let Some(a) = &c.actual {
+                text.push_str(&format!("    actual:   {a}\n"));
+            }
+            if let Some(d) = &c.diff {
+                for l in run_report::diff_text(d).lines() {
+                    text.push_str(&format!("    {l}\n"));
+                }
+            }
+        }
+    }
+    text.push_str(&run_report::summary_line(&outcome));
+    text.push('\n');
+    if !written.is_empty() {
+        text.push_str(&format!("reports: {}\n", written.join(", ")));
+    }
+    if outcome.verdict() >= Verdict::Fail {
+        text.push_str(&format!(
+            "work folders of failing scenarios kept under {}\n",
+            work.display()
+        ));
+    } else if !args.keep {
+        let _ = std::fs::remove_dir(&work);
+    }
+    print!("{text}");
+    Ok(match outcome.verdict() {
+        Verdict::Error => ExitCode::from(3),
+        Verdict::Fail => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn opt_type(text: &str, what: &str) -> Result<Option<ServiceTypeCode>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    ServiceTypeCode::parse(text)
+        .map(Some)
+        .with_context(|| format!("{what} {text:?} is not a 2-character service type"))
+}
+
+fn opt_month(text: &str) -> Result<Option<Month>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Month::parse(text)
+        .map(Some)
+        .with_context(|| format!("--month {text:?} is not YYYYMM"))
+}
+
+fn read_dir_files(dir: &Path) -> Result<Vec<StoredFile>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("failed to read {}", dir.display()))? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            out.push(StoredFile {
+                name: e.file_name().to_string_lossy().into_owned(),
+                bytes: std::fs::read(e.path())?,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+pub fn persona_command(args: PersonaArgs) -> Result<ExitCode> {
+    if args.list {
+        for p in persona::PERSONAS {
+            println!(
+                "{:<18} {}\n{:<18} source: {}",
+                p.name, p.summary, "", p.source
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(name), Some(state_dir), Some(office), Some(stype), Some(action)) = (
+        args.persona,
+        args.state,
+        args.office,
+        args.service_type,
+        args.action,
+    ) else {
+        bail!(
+            "give --persona, --state, --office, --service-type and an action (load, import, export, record-actuals)"
+        );
+    };
+    let mut p = persona::persona(&name)
+        .cloned()
+        .with_context(|| format!("unknown persona {name:?}; known: {}", persona::names()))?;
+    if let Some(d) = &args.defect {
+        p.defect = Some(Defect::parse(d).with_context(|| {
+            format!("unknown defect {d:?}; known: shift-start-time, drop-last-record")
+        })?);
+    }
+    let office = OfficeNumber::parse(&office)
+        .with_context(|| format!("--office {office:?} is not 10 digits"))?;
+    let stype = ServiceTypeCode::parse(&stype)
+        .with_context(|| format!("--service-type {stype:?} is not a service type"))?;
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("failed to create {}", state_dir.display()))?;
+    let state_file = state_dir.join("state.json");
+    let state = if state_file.exists() {
+        let text = std::fs::read_to_string(&state_file)
+            .with_context(|| format!("failed to read {}", state_file.display()))?;
+        serde_json::from_str::<CareState>(&text)
+            .with_context(|| format!("{} is not a persona state", state_file.display()))?
+    } else {
+        CareState::new(&office, &stype)
+    };
+    let mut software = PersonaSoftware { persona: p, state };
+    let before = software.state.journal.len();
+    let result = match action {
+        PersonaAction::Load { dir } => software.load(&read_dir_files(&dir)?).map(|m| vec![m]),
+        PersonaAction::Import { dir } => software.import(&read_dir_files(&dir)?).map(|r| {
+            let mut lines: Vec<String> = r
+                .refused
+                .iter()
+                .map(|x| format!("refused {}: {}", x.files.join(", "), x.reason))
+                .collect();
+            lines.extend(r.warnings.iter().map(|w| format!("warning: {w}")));
+            if !r.refused.is_empty() {
+                lines.push(format!("{} units refused", r.refused.len()));
+            }
+            lines
+        }),
+        PersonaAction::Export {
+            unit,
+            to,
+            to_type,
+            as_type,
+            month,
+            serial,
+            today,
+            out,
+        } => {
+            let request = ExportRequest {
+                unit,
+                to: OfficeNumber::parse(&to)
+                    .with_context(|| format!("--to {to:?} is not 10 digits"))?,
+                to_type: opt_type(&to_type, "--to-type")?,
+                as_type: opt_type(&as_type, "--as-type")?,
+                month: opt_month(&month)?,
+                serial: Serial::parse(&serial)
+                    .with_context(|| format!("--serial {serial:?} is not 14 digits"))?,
+                today,
+            };
+            software.export(&request).and_then(|files| {
+                std::fs::create_dir_all(&out).map_err(|e| {
+                    careplan_harness::software::SoftwareError::Failed(format!(
+                        "failed to create {}: {e}",
+                        out.display()
+                    ))
+                })?;
+                let mut lines = Vec::new();
+                for f in files {
+                    let path = out.join(&f.name);
+                    std::fs::write(&path, &f.bytes).map_err(|e| {
+                        careplan_harness::software::SoftwareError::Failed(format!(
+                            "failed to write {}: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    lines.push(format!("wrote {}", path.display()));
+                }
+                Ok(lines)
+            })
+        }
+        PersonaAction::RecordActuals { month } => {
+            software.record_actuals(opt_month(&month)?).map(|m| vec![m])
+        }
+    };
+    for line in &software.state.journal[before..] {
+        println!("{line}");
+    }
+    let text = serde_json::to_string(&software.state)?;
+    std::fs::write(&state_file, text)
+        .with_context(|| format!("failed to write {}", state_file.display()))?;
+    match result {
+        Ok(lines) => {
+            for l in &lines {
+                println!("{l}");
+            }
+            // A refused unit is a failed import, as a product would report it.
+            Ok(if lines.iter().any(|l| l.starts_with("refused ")) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! What a scenario run found: one [`RunOutcome`] holds a [`ScenarioOutcome`] per scenario file, and
+//! each of those a [`CaseOutcome`] per step or assertion, with its [`Verdict`].
+//!
+//! This is the one model every report of `cpkit run` is rendered from (`run_report`: JUnit, JSON
+//! `cpkit-run/1`, HTML); the runner only fills it in.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The verdict of one step or assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The requirement holds.
+    Pass,
+    /// A SHOULD of the standard (or of the field) is not met.
+    Warn,
+    /// The step does not apply to this office's software (e.g. an assertion on the internal state
+    /// of a system under test, which the kit cannot see).
+    NotApplicable,
+    /// A MUST is not met.
+    Fail,
+    /// The kit itself failed (a fixture missing, the exchange did not start, a SUT command could not
+    /// be run): nothing is known about the requirement.
+    Error,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Warn => "warn",
+            Self::NotApplicable => "n/a",
+            Self::Fail => "fail",
+            Self::Error => "error",
+        }
+    }
+
+    /// The worse of two verdicts (error > fail > warn > n/a > pass, for a scenario's summary).
+    pub fn worst(self, other: Verdict) -> Verdict {
+        let rank = |v: Verdict| match v {
+            Self::Pass => 0,
+            Self::NotApplicable => 1,
+            Self::Warn => 2,
+            Self::Fail => 3,
+            Self::Error => 4,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// One cell that differs between what was expected and what a product wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CellDiff {
+    /// The record's position in the compared file (1-based), or 0 when the record is missing.
+    pub record: usize,
+    /// The layout's No. of the column.
+    pub column: u16,
+    /// The column's layout name (保険者番号, サービスコード, …).
+    pub field: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// A field-by-field comparison of records, as a failing assertion shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CsvDiff {
+    /// What is compared, e.g. `UPPLAN_… → UPJSK_… (0320000201, 11)`.
+    pub subject: String,
+    /// Records expected but not found (their key fields, as text).
+    pub missing: Vec<String>,
+    /// Records found but not expected.
+    pub unexpected: Vec<String>,
+    /// Records present on both sides whose fields differ.
+    pub cells: Vec<CellDiff>,
+}
+
+impl CsvDiff {
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.cells.is_empty()
+    }
+}
+
+/// The result of one step or assertion.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    /// Human name, e.g. `3 send cm → day`.
+    pub name: String,
+    /// 1-based step number in the scenario file.
+    pub step: usize,
+    /// The step's line in the scenario file.
+    pub line: Option<usize>,
+    /// The step's action (`send`, `import`, `assert`, …).
+    pub action: String,
+    pub verdict: Verdict,
+    /// One line: why the verdict is what it is.
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    pub diff: Option<CsvDiff>,
+    /// Spec references of the requirement checked (clause, layout row, rule ID, field report).
+    pub refs: Vec<String>,
+    /// Further detail: files written, messages shown by the exchange, output of a SUT command.
+    pub log: Vec<String>,
+    #[serde(serialize_with = "millis")]
+    pub duration: Duration,
+}
+
+/// The result of one scenario file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioOutcome {
+    /// The scenario's `name`.
+    pub name: String,
+    /// The scenario file, as given (relative to the working directory when it was).
+    pub file: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub refs: Vec<String>,
+    /// Which software each office ran (`office id = persona or sut:…`).
+    pub software: Vec<(String, String)>,
+    pub cases: Vec<CaseOutcome>,
+    #[serde(serialize_with = "millis")]
+    pub duration: Duration,
+}
+
+impl ScenarioOutcome {
+    /// The scenario's verdict: the worst of its cases (pass when it has none).
+    pub fn verdict(&self) -> Verdict {
+        self.cases
+            .iter()
+            .fold(Verdict::Pass, |acc, c| acc.worst(c.verdict))
+    }
+}
+
+/// The result of one `cpkit run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    pub tool_version: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub scenarios: Vec<ScenarioOutcome>,
+    #[serde(serialize_with = "millis")]
+    pub duration: Duration,
+}
+
+/// Counts per verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub pass: usize,
+    pub warn: usize,
+    pub not_applicable: usize,
+    pub fail: usize,
+    pub error: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Pass => self.pass += 1,
+            Verdict::Warn => self.warn += 1,
+            Verdict::NotApplicable => self.not_applicable += 1,
+            Verdict::Fail => self.fail += 1,
+            Verdict::Error => self.error += 1,
+        }
+    }
+}
+
+impl RunOutcome {
+    /// The verdict of the whole run.
+    pub fn verdict(&self) -> Verdict {
+        self.scenarios
+            .iter()
+            .fold(Verdict::Pass, |acc, s| acc.worst(s.verdict()))
+    }
+
+    /// Cases per verdict over all scenarios.
+    pub fn case_tally(&self) -> Tally {
+        let mut t = Tally::default();
+        for c in self.scenarios.iter().flat_map(|s| &s.cases) {
+            t.add(c.verdict);
+        }
+        t
+    }
+
+    /// Scenarios per verdict.
+    pub fn scenario_tally(&self) -> Tally {
+        let mut t = Tally::default();
+        for s in &self.scenarios {
+            t.add(s.verdict());
+        }
+        t
+    }
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_verdict_wins() {
+        assert_eq!(Verdict::Pass.worst(Verdict::Warn), Verdict::Warn);
+        assert_eq!(Verdict::Fail.worst(Verdict::Warn), Verdict::Fail);
+        assert_eq!(Verdict::Fail.worst(Verdict::Error), Verdict::Error);
+        assert_eq!(
+            Verdict::NotApplicable.worst(Verdict::Pass),
+            Verdict::NotApplicable
+        );
+    }
+}

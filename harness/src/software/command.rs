@@ -1,0 +1,312 @@
+//! The `command` SUT adapter: the vendor gives command lines (argument arrays with placeholders)
+//! for load, import, export and record-actuals; the kit runs them with a timeout, hands files
+//! through folders and captures the output.
+//!
+//! Placeholders, replaced inside each argument: `{office}`, `{service_type}`, `{work}` (a folder
+//! kept for the office through the scenario), `{in}` (a fresh folder holding the files to load or
+//! import), `{out}` (a fresh, empty folder for exported files), `{unit}`, `{to}`, `{to_type}`,
+//! `{as_type}`, `{month}` (YYYYMM or empty), `{serial}`, `{today}`. No shell is involved.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use careplan_spec::Month;
+use serde::Deserialize;
+
+use super::state::CareState;
+use super::{ExportRequest, ImportReport, Refusal, Software, SoftwareError, StoredFile};
+
+/// The `[command]` table of a SUT configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    /// Gives the product the office's own data (`{in}` holds the files). Optional.
+    #[serde(default)]
+    pub load: Option<Vec<String>>,
+    pub import: Vec<String>,
+    pub export: Vec<String>,
+    /// Records actuals as planned. Optional.
+    #[serde(default)]
+    pub record_actuals: Option<Vec<String>>,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// The exchange client version the product's office runs.
+    #[serde(default = "default_client")]
+    pub client_version: String,
+}
+
+fn default_timeout() -> u64 {
+    60
+}
+
+fn default_client() -> String {
+    "1.2.0".to_owned()
+}
+
+/// A system under test driven by command lines.
+pub struct CommandSut {
+    name: String,
+    config: CommandConfig,
+    office: String,
+    service_type: String,
+    work: PathBuf,
+    runs: usize,
+}
+
+/// The outcome of one command.
+struct Ran {
+    ok: bool,
+    output: String,
+}
+
+impl CommandSut {
+    pub fn new(
+        name: &str,
+        config: CommandConfig,
+        office: &str,
+        service_type: &str,
+        work: PathBuf,
+    ) -> Result<Self, SoftwareError> {
+        std::fs::create_dir_all(&work).map_err(|e| {
+            SoftwareError::Failed(format!("failed to create {}: {e}", work.display()))
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            config,
+            office: office.to_owned(),
+            service_type: service_type.to_owned(),
+            work,
+            runs: 0,
+        })
+    }
+
+    fn fresh_dir(&mut self, what: &str) -> Result<PathBuf, SoftwareError> {
+        self.runs += 1;
+        let dir = self.work.join(format!("{what}-{:03}", self.runs));
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            SoftwareError::Failed(format!("failed to create {}: {e}", dir.display()))
+        })?;
+        Ok(dir)
+    }
+
+    fn run(&self, template: &[String], vars: &[(&str, String)]) -> Result<Ran, SoftwareError> {
+        let argv: Vec<String> = template
+            .iter()
+            .map(|arg| {
+                vars.iter()
+                    .fold(arg.clone(), |a, (k, v)| a.replace(&format!("{{{k}}}"), v))
+            })
+            .collect();
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| SoftwareError::Failed("an empty command line".to_owned()))?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| SoftwareError::Failed(format!("failed to start {program}: {e}")))?;
+        let mut pipes = Vec::new();
+        if let Some(mut out) = child.stdout.take() {
+            pipes.push(std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let _ = out.read_to_end(&mut s);
+                s
+            }));
+        }
+        if let Some(mut err) = child.stderr.take() {
+            pipes.push(std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let _ = err.read_to_end(&mut s);
+                s
+            }));
+        }
+        let deadline = Instant::now() + Duration::from_secs(self.config.timeout_seconds);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(SoftwareError::Failed(format!(
+                        "{} did not finish within {} s and was stopped: {}",
+                        program,
+                        self.config.timeout_seconds,
+                        argv.join(" ")
+                    )));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => {
+                    return Err(SoftwareError::Failed(format!(
+                        "failed to wait for {program}: {e}"
+                    )));
+                }
+            }
+        };
+        let mut output = format!("$ {}\n", argv.join(" "));
+        for p in pipes {
+            let bytes = p.join().unwrap_or_default();
+            output.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        if !status.success() {
+            output.push_str(&format!("(exit status {status})\n"));
+        }
+        Ok(Ran {
+            ok: status.success(),
+            output,
+        })
+    }
+
+    fn base_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("office", self.office.clone()),
+            ("service_type", self.service_type.clone()),
+            ("work", self.work.display().to_string()),
+        ]
+    }
+}
+
+fn write_files(dir: &Path, files: &[StoredFile]) -> Result<(), SoftwareError> {
+    for f in files {
+        let path = dir.join(&f.name);
+        std::fs::write(&path, &f.bytes).map_err(|e| {
+            SoftwareError::Failed(format!("failed to write {}: {e}", path.display()))
+        })?;
+    }
+    Ok(())
+}
+
+fn read_files(dir: &Path) -> Result<Vec<StoredFile>, SoftwareError> {
+    let fail =
+        |e: std::io::Error| SoftwareError::Failed(format!("failed to read {}: {e}", dir.display()));
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(fail)? {
+        let entry = entry.map_err(fail)?;
+        if !entry.file_type().map_err(fail)?.is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        out.push(StoredFile {
+            bytes: std::fs::read(entry.path()).map_err(fail)?,
+            name,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+impl Software for CommandSut {
+    fn label(&self) -> String {
+        format!("sut command ({})", self.name)
+    }
+
+    fn client_version(&self) -> String {
+        self.config.client_version.clone()
+    }
+
+    fn load(&mut self, files: &[StoredFile]) -> Result<String, SoftwareError> {
+        let Some(template) = self.config.load.clone() else {
+            return Err(SoftwareError::Failed(
+                "the SUT configuration has no [command] load line; the scenario gives this office data to load".to_owned(),
+            ));
+        };
+        let dir = self.fresh_dir("load")?;
+        write_files(&dir, files)?;
+        let mut vars = self.base_vars();
+        vars.push(("in", dir.display().to_string()));
+        let ran = self.run(&template, &vars)?;
+        if ran.ok {
+            Ok(ran.output)
+        } else {
+            Err(SoftwareError::Refused(ran.output))
+        }
+    }
+
+    fn import(&mut self, files: &[StoredFile]) -> Result<ImportReport, SoftwareError> {
+        let dir = self.fresh_dir("import")?;
+        write_files(&dir, files)?;
+        let mut vars = self.base_vars();
+        vars.push(("in", dir.display().to_string()));
+        let template = self.config.import.clone();
+        let ran = self.run(&template, &vars)?;
+        let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+        let mut report = ImportReport {
+            journal: ran.output.lines().map(str::to_owned).collect(),
+            ..ImportReport::default()
+        };
+        if ran.ok {
+            report.imported = names;
+        } else {
+            report.refused.push(Refusal {
+                files: names,
+                reason: ran
+                    .output
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty() && !l.starts_with("(exit"))
+                    .unwrap_or("the import command failed")
+                    .to_owned(),
+                rules: Vec::new(),
+            });
+        }
+        Ok(report)
+    }
+
+    fn export(&mut self, request: &ExportRequest) -> Result<Vec<StoredFile>, SoftwareError> {
+        let dir = self.fresh_dir("export")?;
+        let mut vars = self.base_vars();
+        let opt = |t: Option<careplan_spec::ServiceTypeCode>| {
+            t.map(|t| t.as_str().to_owned()).unwrap_or_default()
+        };
+        vars.extend([
+            ("out", dir.display().to_string()),
+            ("unit", request.unit.clone()),
+            ("to", request.to.as_str().to_owned()),
+            ("to_type", opt(request.to_type)),
+            ("as_type", opt(request.as_type)),
+            (
+                "month",
+                request
+                    .month
+                    .map(|m| format!("{:04}{:02}", m.year(), m.month()))
+                    .unwrap_or_default(),
+            ),
+            ("serial", request.serial.as_str().to_owned()),
+            ("today", request.today.clone()),
+        ]);
+        let template = self.config.export.clone();
+        let ran = self.run(&template, &vars)?;
+        if !ran.ok {
+            return Err(SoftwareError::Refused(ran.output));
+        }
+        read_files(&dir)
+    }
+
+    fn record_actuals(&mut self, month: Option<Month>) -> Result<String, SoftwareError> {
+        let Some(template) = self.config.record_actuals.clone() else {
+            return Ok(
+                "the SUT records actuals itself (no [command] record_actuals line)".to_owned(),
+            );
+        };
+        let mut vars = self.base_vars();
+        vars.push((
+            "month",
+            month
+                .map(|m| format!("{:04}{:02}", m.year(), m.month()))
+                .unwrap_or_default(),
+        ));
+        let ran = self.run(&template, &vars)?;
+        if ran.ok {
+            Ok(ran.output)
+        } else {
+            Err(SoftwareError::Refused(ran.output))
+        }
+    }
+
+    fn state(&self) -> Option<&CareState> {
+        None
+    }
+}
