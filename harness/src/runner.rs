@@ -1375,7 +1375,14 @@ mod tests {
             ("0930", "1030")
         );
         assert_eq!(d.missing, vec!["2 20250502".to_owned()]);
-        assert!(compare(std::slice::from_ref(&a), &[a], FileKind::UpJsk).is_empty());
+        assert!(
+            compare(
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&a),
+                FileKind::UpJsk
+            )
+            .is_empty()
+        );
     }
 
     #[test]

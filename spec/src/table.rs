@@ -160,11 +160,43 @@ fn structural(issue: TokenIssue) -> Option<(crate::tokenizer::Position, &'static
     }
 }
 
-/// The value of `column` (a layout name) in a record laid out as `view`.
+/// The value of `column` (a layout name, or a [`column_keys`] key) in a record laid out as `view`.
 pub fn value<'a>(view: &LayoutView, record: &'a [String], column: &str) -> Option<&'a str> {
-    view.col(column)
+    position(view, column)
         .and_then(|i| record.get(i))
         .map(String::as_str)
+}
+
+/// A unique key per column of a layout: its name, and `name#2`, `name#3` … for later columns of
+/// the same name (第3表 has 開始時間 and 終了時間 twice: the service and the daily-life columns).
+pub fn column_keys(view: &LayoutView) -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    view.columns
+        .iter()
+        .map(|c| {
+            let n = seen.entry(c.name()).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                c.name().to_owned()
+            } else {
+                format!("{}#{n}", c.name())
+            }
+        })
+        .collect()
+}
+
+/// The position of a column key (see [`column_keys`]) in a layout.
+pub fn position(view: &LayoutView, key: &str) -> Option<usize> {
+    let (name, nth) = match key.rsplit_once('#') {
+        Some((name, n)) => (name, n.parse::<usize>().ok()?),
+        None => (key, 1),
+    };
+    view.columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.name() == name)
+        .nth(nth.checked_sub(1)?)
+        .map(|(i, _)| i)
 }
 
 fn needs_quotes(v: &str) -> bool {
@@ -184,6 +216,7 @@ pub fn write(
         .csv_version
         .as_deref()
         .unwrap_or(to.version.csv_version());
+    let keys = column_keys(to);
     let mut text = String::new();
     for record in records {
         for (i, col) in to.columns.iter().enumerate() {
@@ -193,7 +226,7 @@ pub fn write(
             let v = if i == 0 {
                 csv_version
             } else {
-                value(from, record, col.name()).unwrap_or("")
+                value(from, record, &keys[i]).unwrap_or("")
             };
             let quote = match options.quoting {
                 Quoting::FreeText => *col.format() == Format::Text && !v.is_empty(),
@@ -225,6 +258,7 @@ pub fn write(
 /// What records laid out as `from` would lose in the layout `to`: values in columns `to` lacks and
 /// values longer than `to` allows. One line per value, naming the record, the column and the value.
 pub fn losses(from: &LayoutView, to: &LayoutView, records: &[Vec<String>]) -> Vec<String> {
+    let keys = column_keys(from);
     let mut out = Vec::new();
     for (line, record) in records.iter().enumerate() {
         for (i, col) in from.columns.iter().enumerate() {
@@ -232,7 +266,7 @@ pub fn losses(from: &LayoutView, to: &LayoutView, records: &[Vec<String>]) -> Ve
             if v.is_empty() || i == 0 {
                 continue;
             }
-            match to.col(col.name()) {
+            match position(to, &keys[i]) {
                 None => out.push(format!(
                     "line {}: No.{} {} = {v:?}",
                     line + 1,
@@ -281,6 +315,22 @@ mod tests {
         assert_eq!(t.value(&t.records[0], "サービスコード"), Some("151215"));
         let again = write(PLAN, t.view, t.view, &t.records, &WriteOptions::default()).unwrap();
         assert_eq!(again, bytes);
+    }
+
+    /// 第3表 names 開始時間 and 終了時間 twice; a rewrite must keep both pairs apart.
+    #[test]
+    fn a_layout_with_repeated_column_names_writes_back_byte_for_byte() {
+        let name = "UP3KYO_0310000100_43_0320000201_11_20250425100000.CSV";
+        let bytes = golden("v4.1/kyotaku-plan-rich", name);
+        let t = Table::read(name, &bytes).unwrap();
+        let keys = column_keys(t.view);
+        assert!(keys.iter().any(|k| k == "開始時間#2"), "{keys:?}");
+        assert_eq!(
+            position(t.view, "開始時間#2").map(|i| keys[i].as_str()),
+            Some("開始時間#2")
+        );
+        let again = write(name, t.view, t.view, &t.records, &WriteOptions::default()).unwrap();
+        assert!(again == bytes, "the rewrite differs from the golden bytes");
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub struct Doc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<(String, Vec<u8>)>,
     pub source: Source,
+    /// When the product first held it: files are written in this order, as a product lists its
+    /// users (set by [`CareState::insert`]).
+    #[serde(default)]
+    pub order: u64,
 }
 
 /// A product's state.
@@ -74,9 +78,28 @@ pub struct CareState {
     pub office: String,
     /// Its own service type (43 居宅介護支援, 15 通所介護 …) as written in V4 names.
     pub service_type: String,
+    /// Kept as a list in JSON (`cpkit persona --state`), whose keys must be strings.
+    #[serde(with = "docs_as_list")]
     pub docs: BTreeMap<DocKey, Doc>,
     /// What happened, in order (imports, replacements, refusals), for the report.
     pub journal: Vec<String>,
+}
+
+mod docs_as_list {
+    use super::{Doc, DocKey};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(docs: &BTreeMap<DocKey, Doc>, s: S) -> Result<S::Ok, S::Error> {
+        docs.values().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<DocKey, Doc>, D::Error> {
+        Ok(Vec::<Doc>::deserialize(d)?
+            .into_iter()
+            .map(|doc| (doc.id.clone(), doc))
+            .collect())
+    }
 }
 
 /// The key-column set name of a kind in `send_units.toml`.
@@ -116,15 +139,14 @@ fn is_summary(kind: FileKind, record: &Record) -> bool {
 }
 
 fn to_records(t: &Table) -> Vec<Record> {
+    let keys = table::column_keys(t.view);
     t.records
         .iter()
         .map(|values| {
-            t.view
-                .columns
-                .iter()
+            keys.iter()
                 .zip(values)
                 .filter(|(_, v)| !v.is_empty())
-                .map(|(c, v)| (c.name().to_owned(), v.clone()))
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
         .collect()
@@ -169,6 +191,15 @@ impl CareState {
             service_type: service_type.as_str().to_owned(),
             ..Self::default()
         }
+    }
+
+    /// Stores a document, keeping the position of one it replaces.
+    fn insert(&mut self, mut doc: Doc) {
+        doc.order = match self.docs.get(&doc.id) {
+            Some(old) => old.order,
+            None => self.docs.values().map(|d| d.order + 1).max().unwrap_or(0),
+        };
+        self.docs.insert(doc.id.clone(), doc);
     }
 
     /// Whether this office is on the service-office side of a name.
@@ -232,6 +263,7 @@ impl CareState {
                     records,
                     image: None,
                     source: source.clone(),
+                    order: 0,
                 }
             })
             .collect()
@@ -254,6 +286,7 @@ impl CareState {
             records: Vec::new(),
             image: Some((name.branch.clone().unwrap_or_default(), bytes)),
             source,
+            order: 0,
         }
     }
 
@@ -284,7 +317,7 @@ impl CareState {
             };
             for d in docs {
                 n += 1;
-                self.docs.insert(d.id.clone(), d);
+                self.insert(d);
             }
         }
         self.journal
@@ -465,7 +498,7 @@ impl CareState {
             self.journal
                 .push(format!("{}: new {}", source_file(&doc), describe(&id)));
         }
-        self.docs.insert(id, doc);
+        self.insert(doc);
     }
 
     fn apply_delete(&mut self, t: &Table, persona: &Persona) {
@@ -527,15 +560,13 @@ impl CareState {
                 kind: FileKind::UpJsk,
                 ..plan.id.clone()
             };
-            self.docs.insert(
-                actual.clone(),
-                Doc {
-                    id: actual,
-                    records: plan.records.clone(),
-                    image: None,
-                    source: Source::Recorded,
-                },
-            );
+            self.insert(Doc {
+                id: actual,
+                records: plan.records.clone(),
+                image: None,
+                source: Source::Recorded,
+                order: 0,
+            });
             n += 1;
         }
         self.journal.push(format!("recorded actuals for {n} plans"));
@@ -644,6 +675,7 @@ impl CareState {
             }
         }
         let to_type = want_type;
+        chosen.sort_by_key(|d| d.order);
         if chosen.is_empty() {
             return Err(SoftwareError::Refused(format!(
                 "nothing to send: no {} data for office {}{}{}",
@@ -767,13 +799,13 @@ impl CareState {
         }
         let view = careplan_spec::layout::view(kind, version)
             .ok_or_else(|| SoftwareError::Refused(format!("{kind} does not exist in {version}")))?;
+        let keys = table::column_keys(view);
         let mut records: Vec<Vec<String>> = Vec::new();
         for d in docs {
             for r in &d.records {
                 records.push(
-                    view.columns
-                        .iter()
-                        .map(|c| r.get(c.name()).cloned().unwrap_or_default())
+                    keys.iter()
+                        .map(|k| r.get(k).cloned().unwrap_or_default())
                         .collect(),
                 );
             }
@@ -888,5 +920,207 @@ fn apply_defect(
             records.pop();
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::software::persona::persona;
+
+    fn golden(case: &str) -> Vec<StoredFile> {
+        let dir = format!("{}/../golden/valid/{case}", env!("CARGO_MANIFEST_DIR"));
+        let mut out: Vec<StoredFile> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.unwrap().path())
+            .filter(|p| FileName::parse(&p.file_name().unwrap().to_string_lossy()).is_ok())
+            .map(|p| StoredFile {
+                name: p.file_name().unwrap().to_string_lossy().into_owned(),
+                bytes: std::fs::read(&p).unwrap(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    fn office(n: &str) -> OfficeNumber {
+        OfficeNumber::parse(n).unwrap()
+    }
+
+    fn request(unit: &str, to: &str, to_type: Option<&str>, serial: &str) -> ExportRequest {
+        ExportRequest {
+            unit: unit.to_owned(),
+            to: office(to),
+            to_type: to_type.and_then(ServiceTypeCode::parse),
+            as_type: ServiceTypeCode::parse("43"),
+            month: None,
+            serial: Serial::parse(serial).unwrap(),
+            today: "20250425".to_owned(),
+        }
+    }
+
+    /// A care manager that "entered" the golden units writes them again byte for byte: the
+    /// persona's writer and the independent Python generator agree.
+    #[test]
+    fn reference_personas_rewrite_the_golden_units_byte_for_byte() {
+        for (case, persona_name) in [
+            ("v4.1/riyohyo-rich", "reference-v4"),
+            ("v4.1/kyotaku-plan-rich", "reference-v4"),
+            ("v3/riyohyo-rich", "reference-v3"),
+            ("v3/kyotaku-plan-rich", "reference-v3"),
+        ] {
+            let p = persona(persona_name).unwrap();
+            let files = golden(case);
+            let mut cm = CareState::new(
+                &office("0310000100"),
+                &ServiceTypeCode::parse("43").unwrap(),
+            );
+            cm.load(&files, p).unwrap();
+            let mut units: BTreeMap<String, Vec<&StoredFile>> = BTreeMap::new();
+            for f in &files {
+                let n = FileName::parse(&f.name).unwrap();
+                units.entry(n.serial.to_string()).or_default().push(f);
+            }
+            for (serial, unit) in units {
+                let n = FileName::parse(&unit[0].name).unwrap();
+                let id = if n.kind == FileKind::Up1Kyo
+                    || unit.iter().any(|f| f.name.starts_with("UP1KYO"))
+                {
+                    "kyotaku-plan"
+                } else {
+                    "kyotaku-riyohyo"
+                };
+                let t = n.receiver.service_type().map(|t| t.as_str().to_owned());
+                let out = cm
+                    .export(
+                        &request(id, n.receiver.office.as_str(), t.as_deref(), &serial),
+                        p,
+                    )
+                    .unwrap_or_else(|e| panic!("{case} {serial}: {e}"));
+                let mut got: Vec<(String, Vec<u8>)> =
+                    out.into_iter().map(|f| (f.name, f.bytes)).collect();
+                got.sort();
+                let mut want: Vec<(String, Vec<u8>)> = unit
+                    .iter()
+                    .map(|f| (f.name.clone(), f.bytes.clone()))
+                    .collect();
+                want.sort();
+                assert_eq!(
+                    got.iter().map(|g| &g.0).collect::<Vec<_>>(),
+                    want.iter().map(|w| &w.0).collect::<Vec<_>>(),
+                    "{case} {serial}"
+                );
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(g.1 == w.1, "{case}: {} differs from the golden bytes", g.0);
+                }
+            }
+        }
+    }
+
+    /// V3 data held by a V4.1 product and sent to one type of a two-service office carries the
+    /// same records the spec core's converter puts in that type's V4.1 unit.
+    #[test]
+    fn v3_data_exported_as_v41_matches_the_converter() {
+        let p = persona("reference-v4").unwrap();
+        let files = golden("v3/riyohyo-rich");
+        let mut cm = CareState::new(
+            &office("0310000100"),
+            &ServiceTypeCode::parse("43").unwrap(),
+        );
+        cm.load(&files, p).unwrap();
+        let unit: Vec<careplan_spec::convert::InputFile> = files
+            .iter()
+            .filter(|f| f.name.contains("_0320000201_"))
+            .map(|f| careplan_spec::convert::InputFile {
+                name: f.name.clone(),
+                bytes: f.bytes.clone(),
+            })
+            .collect();
+        let options = careplan_spec::convert::ConvertOptions {
+            to: SpecVersion::V41,
+            lossy: false,
+            care_manager_type: ServiceTypeCode::parse("43").unwrap(),
+            receiver_type: None,
+        };
+        let converted = careplan_spec::convert::convert(&unit, &options).unwrap();
+        for t in ["11", "15"] {
+            let want: Vec<_> = converted
+                .files
+                .iter()
+                .filter(|f| f.name.contains(&format!("_0320000201_{t}_")))
+                .collect();
+            assert_eq!(want.len(), 3, "{t}");
+            let serial = FileName::parse(&want[0].name).unwrap().serial.to_string();
+            let got = cm
+                .export(
+                    &request("kyotaku-riyohyo", "0320000201", Some(t), &serial),
+                    p,
+                )
+                .unwrap();
+            for w in want {
+                let g = got
+                    .iter()
+                    .find(|g| g.name == w.name)
+                    .unwrap_or_else(|| panic!("{} not exported", w.name));
+                assert!(
+                    g.bytes == w.bytes,
+                    "{} differs from the converter's",
+                    w.name
+                );
+            }
+        }
+    }
+
+    /// The デイ/ヘルプ case (seed 000 §e): a changed 15 plan for an office that also serves 11.
+    #[test]
+    fn a_number_keyed_importer_loses_the_other_services_actuals() {
+        let files = golden("v4.1/riyohyo-rich");
+        let to_office: Vec<StoredFile> = files
+            .iter()
+            .filter(|f| f.name.contains("_0320000201_"))
+            .cloned()
+            .collect();
+        let mut held = BTreeMap::new();
+        for name in ["reference-v4", "number-keyed-v3"] {
+            let mut p = persona(name).unwrap().clone();
+            p.reads = &[SpecVersion::V3, SpecVersion::V40, SpecVersion::V41];
+            let mut day = CareState::new(
+                &office("0320000201"),
+                &ServiceTypeCode::parse("11").unwrap(),
+            );
+            let r = day.import(&to_office, &p);
+            assert!(r.refused.is_empty(), "{name}: {:?}", r.refused);
+            day.record_actuals(None, &p).unwrap();
+            // The 15 plan changes (one record fewer) and arrives again.
+            let mut changed: Vec<StoredFile> = to_office
+                .iter()
+                .filter(|f| f.name.contains("_15_"))
+                .cloned()
+                .collect();
+            for f in &mut changed {
+                f.name = f.name.replace("20250425111500", "20250426090000");
+                if f.name.starts_with("UPPLAN") {
+                    // Drop the first 通所介護 (151325) record.
+                    let at = f.bytes.windows(6).position(|w| w == b"151325").unwrap();
+                    let start = f.bytes[..at]
+                        .windows(2)
+                        .rposition(|w| w == b"\r\n")
+                        .unwrap()
+                        + 2;
+                    let end = at + f.bytes[at..].windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+                    f.bytes.drain(start..end);
+                }
+            }
+            let r = day.import(&changed, &p);
+            assert!(r.refused.is_empty(), "{name}: {:?}", r.refused);
+            let docs = day.find(&DocQuery {
+                kind: Some(FileKind::UpJsk),
+                user: Some("131016/1234500001".to_owned()),
+                ..DocQuery::default()
+            });
+            held.insert(name, records_of_type(&docs, Some("11")).len());
+        }
+        assert!(held["reference-v4"] > 0, "{held:?}");
+        assert_eq!(held["number-keyed-v3"], 0, "{held:?}");
     }
 }
