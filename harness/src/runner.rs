@@ -25,7 +25,7 @@ use crate::scenario::{Action, OfficeSpec, Scenario, Step, parse_day, parse_month
 use crate::software::command::{CommandConfig, CommandSut};
 use crate::software::persona::{self, Persona};
 use crate::software::rules::round_trip_for;
-use crate::software::state::{DocQuery, at, records_of_type};
+use crate::software::state::{DocQuery, Edit, at, records_of_type};
 use crate::software::{ExportRequest, PersonaSoftware, Software, SoftwareError, StoredFile};
 
 /// The system under test: `cpkit run --sut FILE`.
@@ -190,6 +190,8 @@ struct OfficeRun {
     last_imported: Vec<StoredFile>,
     /// Every file sent to this office, by name (for `unchanged`).
     sent_to_me: BTreeMap<String, Vec<u8>>,
+    /// Inbox items already listed, per terminal: `list`/`fetch` report and download new ones.
+    seen: BTreeMap<String, std::collections::BTreeSet<i64>>,
 }
 
 impl OfficeRun {
@@ -283,9 +285,14 @@ fn software_for(
         .and_then(|t| ServiceTypeCode::parse(t))
         .ok_or_else(|| format!("office {}: no service type", spec.id))?;
     let persona_named = |name: &str| -> Result<Persona, String> {
-        persona::persona(name)
+        let mut p = persona::persona(name)
             .cloned()
-            .ok_or_else(|| format!("office {}: unknown persona {name:?}", spec.id))
+            .ok_or_else(|| format!("office {}: unknown persona {name:?}", spec.id))?;
+        if let Some(w) = &spec.writes {
+            p.writes = careplan_spec::SpecVersion::parse(w)
+                .ok_or_else(|| format!("office {}: writes {w:?} is not a version", spec.id))?;
+        }
+        Ok(p)
     };
     if spec.software == "sut" {
         if let Some(sut) = sut {
@@ -391,6 +398,7 @@ async fn set_up(
             last_received: Vec::new(),
             last_imported: Vec::new(),
             sent_to_me: BTreeMap::new(),
+            seen: BTreeMap::new(),
         });
     }
     let server = careplan_mock_server::start(config)
@@ -659,6 +667,7 @@ impl Ctx<'_> {
             Action::Import => vec![self.import(&mut offices[office.expect("checked")], st)],
             Action::RecordActuals => vec![self.record(&mut offices[office.expect("checked")], st)],
             Action::Assert => self.assert(offices, office.expect("checked"), st),
+            Action::Edit => vec![self.edit(&mut offices[office.expect("checked")], st)],
         }
     }
 
@@ -826,9 +835,18 @@ impl Ctx<'_> {
         let terminal = o.terminal(st);
         let url = self.url.clone();
         let fetch = st.action == Action::Fetch;
+        let mut messages: Vec<String> = Vec::new();
+        let mut seen = o.seen.get(&terminal).cloned().unwrap_or_default();
         let result: Result<(usize, Vec<StoredFile>), ClientError> = async {
             let client = o.client(&url, &terminal).await?;
-            let items = client.inbox().await?;
+            let mut items = client.inbox().await?;
+            // The inbox keeps its history; a step is about the items new on this terminal.
+            items.retain(|i| seen.insert(i.id));
+            messages = items
+                .iter()
+                .map(|i| i.message.clone())
+                .filter(|m| !m.is_empty())
+                .collect();
             let mut files = Vec::new();
             if fetch {
                 for item in &items {
@@ -845,6 +863,9 @@ impl Ctx<'_> {
         }
         .await;
         let result = result.map_err(|e| error_text(&e));
+        if result.is_ok() && fetch {
+            o.seen.insert(terminal.clone(), seen);
+        }
         if let Some(c) = judge_error(
             st,
             result
@@ -858,9 +879,12 @@ impl Ctx<'_> {
         let mut c = case(
             Verdict::Pass,
             if fetch {
-                format!("{items} items, {} files fetched on {terminal}", files.len())
+                format!(
+                    "{items} new items, {} files fetched on {terminal}",
+                    files.len()
+                )
             } else {
-                format!("{items} items listed on {terminal}")
+                format!("{items} new items listed on {terminal}")
             },
         );
         c.log = files.iter().map(|f| f.name.clone()).collect();
@@ -888,6 +912,20 @@ impl Ctx<'_> {
                 Some(format!("{} files", files.len())),
             );
         }
+        if let Some(want) = &expect.message
+            && !messages.iter().any(|m| m.contains(want.as_str()))
+        {
+            c = with(
+                case(
+                    Verdict::Fail,
+                    format!("no item carries a message with «{want}»"),
+                ),
+                Some(format!("a message containing «{want}»")),
+                Some(format!("{messages:?}")),
+            );
+        }
+        c.log
+            .extend(messages.iter().map(|m| format!("message: {m}")));
         if fetch {
             o.unimported.extend(files.iter().cloned());
             o.last_received = files;
@@ -979,6 +1017,30 @@ impl Ctx<'_> {
         c
     }
 
+    fn edit(&mut self, o: &mut OfficeRun, st: &Step) -> CaseOutcome {
+        let Some(kind) = st.kind else {
+            return case(Verdict::Error, "edit: no kind");
+        };
+        let edit = Edit {
+            kind,
+            user: st.user.clone(),
+            matching: st.matching.clone(),
+            set: st.set.clone(),
+            remove: st.remove,
+        };
+        match o.software.edit(&edit) {
+            None => case(
+                Verdict::NotApplicable,
+                "the kit cannot change a product's data; its operator makes this change by hand",
+            ),
+            Some(r) => match software_result(r) {
+                Err(kit) => case(Verdict::Error, kit),
+                Ok(r) => judge_error(st, r.clone())
+                    .unwrap_or_else(|| case(Verdict::Pass, r.unwrap_or_default())),
+            },
+        }
+    }
+
     fn record(&mut self, o: &mut OfficeRun, st: &Step) -> CaseOutcome {
         let month = st.month.as_deref().and_then(parse_month);
         let result = tokio::task::block_in_place(|| o.software.record_actuals(month));
@@ -1010,7 +1072,14 @@ impl Ctx<'_> {
                             .map(|i| offices[i].number.as_str().to_owned()),
                     };
                     let docs = state.find(&query);
-                    let n = records_of_type(&docs, h.service_type.as_deref()).len();
+                    let n = records_of_type(&docs, h.service_type.as_deref())
+                        .into_iter()
+                        .filter(|r| {
+                            h.matching
+                                .iter()
+                                .all(|(k, v)| r.get(k).map(String::as_str).unwrap_or("") == v)
+                        })
+                        .count();
                     let what = format!(
                         "{} records of {}{}{}{}",
                         h.records,

@@ -4,6 +4,7 @@
 //! the fields each action needs, fixtures on disk) and points at the line. The format is
 //! documented in `docs/scenarios.md`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use careplan_mock_server::config::{Licence, PasswordState, ReceiveMode};
@@ -85,6 +86,10 @@ pub struct OfficeSpec {
     /// The office's terminals (PCs); default one, `pc1`.
     #[serde(default)]
     pub terminals: Vec<String>,
+    /// The version the persona writes instead of its own (v3, v4.0, v4.1): a V4 product set to
+    /// write V3 for a V3 partner.
+    #[serde(default)]
+    pub writes: Option<String>,
 }
 
 fn default_certificate() -> String {
@@ -119,6 +124,8 @@ pub enum Action {
     RecordActuals,
     /// The exchange's clock (and the scenario's date) move on.
     Advance,
+    /// The office changes its own data (a persona's state): records removed or fields set.
+    Edit,
     /// Checks on files or on the software's state.
     Assert,
 }
@@ -134,6 +141,7 @@ impl Action {
             Self::Import => "import",
             Self::RecordActuals => "record-actuals",
             Self::Advance => "advance",
+            Self::Edit => "edit",
             Self::Assert => "assert",
         }
     }
@@ -179,6 +187,21 @@ pub struct Step {
     /// advance: days.
     #[serde(default)]
     pub days: Option<i64>,
+    /// edit: the kind of the documents changed (UPPLAN, UPHOSOKU …).
+    #[serde(default)]
+    pub kind: Option<FileKind>,
+    /// edit: `保険者番号/被保険者番号` of the documents changed.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// edit: only records whose columns have these values (column name → value).
+    #[serde(default, rename = "where")]
+    pub matching: BTreeMap<String, String>,
+    /// edit: set these columns (column name → value) in the matching records.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// edit: remove the matching records.
+    #[serde(default)]
+    pub remove: bool,
     #[serde(default)]
     pub expect: Option<Expect>,
     /// assert: a document count in the software's state.
@@ -218,12 +241,15 @@ pub struct Expect {
     /// import: the software refuses a unit; the rule IDs it must name (empty = any refusal).
     #[serde(default)]
     pub refused: Option<Vec<String>>,
-    /// list/fetch: how many items the terminal sees.
+    /// list/fetch: how many items are new on the terminal (the inbox keeps its history).
     #[serde(default)]
     pub items: Option<usize>,
     /// fetch/export: how many files.
     #[serde(default)]
     pub files: Option<usize>,
+    /// list/fetch: a message of the items seen contains this text.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// `holds`: the software holds documents of a kind for a user-month.
@@ -244,6 +270,9 @@ pub struct Holds {
     /// Only records of this service type.
     #[serde(default)]
     pub service_type: Option<String>,
+    /// Only records whose columns have these values (column name → value).
+    #[serde(default, rename = "where")]
+    pub matching: BTreeMap<String, String>,
     /// How many records (summary rows not counted).
     pub records: usize,
 }
@@ -501,6 +530,14 @@ pub fn lint(s: &Scenario) -> Vec<ScenarioError> {
             Action::Send if st.to.is_none() => err(at, "send: needs `to`".to_owned()),
             Action::Load if st.fixture.is_none() => err(at, "load: needs `fixture`".to_owned()),
             Action::Advance if st.days.is_none() => err(at, "advance: needs `days`".to_owned()),
+            Action::Edit => {
+                if st.kind.is_none() {
+                    err(at, "edit: needs `kind`".to_owned());
+                }
+                if st.remove == !st.set.is_empty() {
+                    err(at, "edit: needs either `remove = true` or `set`".to_owned());
+                }
+            }
             Action::Assert => {
                 let checks = [
                     st.holds.is_some(),

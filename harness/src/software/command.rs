@@ -5,7 +5,8 @@
 //! Placeholders, replaced inside each argument: `{office}`, `{service_type}`, `{work}` (a folder
 //! kept for the office through the scenario), `{in}` (a fresh folder holding the files to load or
 //! import), `{out}` (a fresh, empty folder for exported files), `{unit}`, `{to}`, `{to_type}`,
-//! `{as_type}`, `{month}` (YYYYMM or empty), `{serial}`, `{today}`. No shell is involved.
+//! `{as_type}`, `{month}` (YYYYMM or empty), `{serial}`, `{today}`, and `{cpkit}` (this kit's own
+//! executable, so that a SUT can be built from `cpkit persona`). No shell is involved.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -161,7 +162,11 @@ impl CommandSut {
     }
 
     fn base_vars(&self) -> Vec<(&'static str, String)> {
+        let cpkit = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "cpkit".to_owned());
         vec![
+            ("cpkit", cpkit),
             ("office", self.office.clone()),
             ("service_type", self.service_type.clone()),
             ("work", self.work.display().to_string()),
@@ -304,6 +309,10 @@ impl Software for CommandSut {
         } else {
             Err(SoftwareError::Refused(ran.output))
         }
+    }
+
+    fn edit(&mut self, _edit: &super::state::Edit) -> Option<Result<String, SoftwareError>> {
+        None
     }
 
     fn state(&self) -> Option<&CareState> {

@@ -81,6 +81,9 @@ pub trait Software {
     fn export(&mut self, request: &ExportRequest) -> Result<Vec<StoredFile>, SoftwareError>;
     /// Records the month's actuals as planned (a provider's work between plan and 実績).
     fn record_actuals(&mut self, month: Option<Month>) -> Result<String, SoftwareError>;
+    /// Changes the office's own data, when the kit can (personas only: a SUT's data is changed by
+    /// its operator, so `None`).
+    fn edit(&mut self, edit: &state::Edit) -> Option<Result<String, SoftwareError>>;
     /// The product's internal state, when the kit can see it (personas only).
     fn state(&self) -> Option<&CareState>;
 }
@@ -137,6 +140,14 @@ impl Software for PersonaSoftware {
     fn record_actuals(&mut self, month: Option<Month>) -> Result<String, SoftwareError> {
         let n = self.state.record_actuals(month, &self.persona)?;
         Ok(format!("actuals recorded for {n} plans"))
+    }
+
+    fn edit(&mut self, edit: &state::Edit) -> Option<Result<String, SoftwareError>> {
+        Some(
+            self.state
+                .edit(edit)
+                .map(|n| format!("{n} {} records changed", edit.kind)),
+        )
     }
 
     fn state(&self) -> Option<&CareState> {

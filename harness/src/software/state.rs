@@ -603,7 +603,10 @@ impl CareState {
         let service_sends = kinds
             .first()
             .is_some_and(|k| k.info().sender == Sender::ServiceOffice);
-        let want_type = if service_sends {
+        // V3 names carry no service type: a V3 unit holds everything for the office.
+        let want_type = if persona.writes == SpecVersion::V3 {
+            None
+        } else if service_sends {
             req.as_type
         } else {
             req.to_type
@@ -800,6 +803,22 @@ impl CareState {
         let view = careplan_spec::layout::view(kind, version)
             .ok_or_else(|| SoftwareError::Refused(format!("{kind} does not exist in {version}")))?;
         let keys = table::column_keys(view);
+        // A value the target layout has no column for would be lost (V4 data written as V3).
+        let lost: BTreeSet<&String> = docs
+            .iter()
+            .flat_map(|d| &d.records)
+            .flat_map(|r| r.keys())
+            .filter(|k| !keys.contains(k))
+            .collect();
+        if !lost.is_empty() {
+            return Err(SoftwareError::Refused(format!(
+                "{kind} cannot be written in {version} without losing {}",
+                lost.into_iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         let mut records: Vec<Vec<String>> = Vec::new();
         for d in docs {
             for r in &d.records {
@@ -837,6 +856,54 @@ impl CareState {
         Ok(vec![StoredFile { name, bytes }])
     }
 
+    /// Changes the office's own data: in documents of `kind` (for `user`, any partner), the
+    /// records whose columns match `matching` are removed or get the values of `set`.
+    pub fn edit(&mut self, edit: &Edit) -> Result<usize, SoftwareError> {
+        let mut changed = 0;
+        for d in self.docs.values_mut() {
+            if d.id.kind != edit.kind
+                || edit.user.as_ref().is_some_and(|u| {
+                    d.id.key.len() < 2 || &format!("{}/{}", d.id.key[0], d.id.key[1]) != u
+                })
+            {
+                continue;
+            }
+            let matches = |r: &Record| {
+                edit.matching
+                    .iter()
+                    .all(|(k, v)| r.get(k).map(String::as_str).unwrap_or("") == v)
+            };
+            let before = d.records.len();
+            if edit.remove {
+                d.records.retain(|r| !matches(r));
+                changed += before - d.records.len();
+            } else {
+                for r in d.records.iter_mut().filter(|r| matches(r)) {
+                    for (k, v) in &edit.set {
+                        if v.is_empty() {
+                            r.remove(k);
+                        } else {
+                            r.insert(k.clone(), v.clone());
+                        }
+                    }
+                    changed += 1;
+                }
+            }
+        }
+        if changed == 0 {
+            return Err(SoftwareError::Failed(format!(
+                "edit: no {} record matches {:?}",
+                edit.kind, edit.matching
+            )));
+        }
+        self.journal.push(format!(
+            "edited {changed} {} records ({})",
+            edit.kind,
+            if edit.remove { "removed" } else { "changed" }
+        ));
+        Ok(changed)
+    }
+
     /// Documents matching a query (for assertions).
     pub fn find(&self, q: &DocQuery) -> Vec<&Doc> {
         self.docs
@@ -851,6 +918,16 @@ impl CareState {
             .filter(|d| q.partner.as_ref().is_none_or(|p| &d.id.partner == p))
             .collect()
     }
+}
+
+/// A change to an office's own data (the scenario step `edit`).
+#[derive(Debug, Clone)]
+pub struct Edit {
+    pub kind: FileKind,
+    pub user: Option<String>,
+    pub matching: BTreeMap<String, String>,
+    pub set: BTreeMap<String, String>,
+    pub remove: bool,
 }
 
 /// What an assertion looks for in a state.
