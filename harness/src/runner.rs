@@ -648,7 +648,13 @@ impl Ctx<'_> {
             )];
         }
         match st.action {
-            Action::Advance => vec![self.advance(st)],
+            Action::Advance => {
+                // Sessions do not outlive a jump in time: every terminal logs in again.
+                for o in offices.iter_mut() {
+                    o.clients.clear();
+                }
+                vec![self.advance(st)]
+            }
             Action::Load => vec![self.load(&mut offices[office.expect("checked")], st)],
             Action::Export => match to {
                 Some(t) => vec![self.export(offices, office.expect("checked"), t, st)],
@@ -1072,7 +1078,7 @@ impl Ctx<'_> {
                             .map(|i| offices[i].number.as_str().to_owned()),
                     };
                     let docs = state.find(&query);
-                    let n = records_of_type(&docs, h.service_type.as_deref())
+                    let records = records_of_type(&docs, h.service_type.as_deref())
                         .into_iter()
                         .filter(|r| {
                             h.matching
@@ -1080,9 +1086,12 @@ impl Ctx<'_> {
                                 .all(|(k, v)| r.get(k).map(String::as_str).unwrap_or("") == v)
                         })
                         .count();
+                    let (n, want, unit) = match (h.records, h.documents) {
+                        (Some(want), _) => (records, want, "records"),
+                        (None, want) => (docs.len(), want.unwrap_or(0), "documents"),
+                    };
                     let what = format!(
-                        "{} records of {}{}{}{}",
-                        h.records,
+                        "{want} {unit} of {}{}{}{}{}",
                         h.kind,
                         h.user
                             .as_ref()
@@ -1095,15 +1104,20 @@ impl Ctx<'_> {
                         h.service_type
                             .as_ref()
                             .map(|t| format!(" of type {t}"))
-                            .unwrap_or_default()
+                            .unwrap_or_default(),
+                        if h.matching.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" where {:?}", h.matching)
+                        }
                     );
-                    let mut c = if n == h.records {
+                    let mut c = if n == want {
                         case(Verdict::Pass, format!("holds {what}"))
                     } else {
                         with(
                             case(Verdict::Fail, format!("holds {n}, expected {what}")),
                             Some(what),
-                            Some(format!("{n} records")),
+                            Some(format!("{n} {unit}")),
                         )
                     };
                     c.log = state.journal.clone();

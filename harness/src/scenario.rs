@@ -274,7 +274,11 @@ pub struct Holds {
     #[serde(default, rename = "where")]
     pub matching: BTreeMap<String, String>,
     /// How many records (summary rows not counted).
-    pub records: usize,
+    #[serde(default)]
+    pub records: Option<usize>,
+    /// How many documents (for kinds without records, such as UPKIHON_IMAGE).
+    #[serde(default)]
+    pub documents: Option<usize>,
 }
 
 /// A scenario file that did not parse or lint: file, line, column and what is wrong.
@@ -485,10 +489,22 @@ pub fn lint(s: &Scenario) -> Vec<ScenarioError> {
         }
         if let Some(d) = &o.licence_until
             && parse_day(d).is_none()
+            && !(d.starts_with(['+', '-']) && d.ends_with('d'))
         {
             err(
                 at,
-                format!("office {}: licence_until {d:?} is not YYYY-MM-DD", o.id),
+                format!(
+                    "office {}: licence_until {d:?} is not YYYY-MM-DD or ±Nd",
+                    o.id
+                ),
+            );
+        }
+        if let Some(w) = &o.writes
+            && careplan_spec::SpecVersion::parse(w).is_none()
+        {
+            err(
+                at,
+                format!("office {}: writes {w:?}: expected v3, v4.0 or v4.1", o.id),
             );
         }
     }
@@ -565,6 +581,14 @@ pub fn lint(s: &Scenario) -> Vec<ScenarioError> {
                     && parse_month(m).is_none()
                 {
                     err(at, format!("assert: holds.month {m:?} is not YYYY-MM"));
+                }
+                if let Some(h) = &st.holds
+                    && h.records.is_some() == h.documents.is_some()
+                {
+                    err(
+                        at,
+                        "assert: holds needs either `records` or `documents`".to_owned(),
+                    );
                 }
             }
             _ => {}

@@ -133,6 +133,26 @@ fn record_provider(kind: FileKind, record: &Record) -> Option<(String, Option<St
     Some((office, stype))
 }
 
+/// The column of 利用者基本情報 that names its family-composition image (format `image_name`).
+fn image_column() -> Option<&'static str> {
+    careplan_spec::layout::view(FileKind::UpKihon, SpecVersion::V41)?
+        .columns
+        .iter()
+        .find(|c| *c.format() == careplan_spec::layout::Format::ImageName)
+        .map(|c| c.name())
+}
+
+/// The image file names a document's records name.
+fn images_named(d: &Doc) -> BTreeSet<String> {
+    let Some(col) = image_column() else {
+        return BTreeSet::new();
+    };
+    d.records
+        .iter()
+        .filter_map(|r| r.get(col).cloned())
+        .collect()
+}
+
 /// Whether a 7表 summary row (office 9999999999, codes …AAAA / 999999).
 fn is_summary(kind: FileKind, record: &Record) -> bool {
     record_provider(kind, record).is_some_and(|(office, _)| office == "9999999999")
@@ -279,7 +299,8 @@ impl CareState {
         Doc {
             id: DocKey {
                 kind: name.kind,
-                key: vec![name.serial.as_str().to_owned()],
+                // The 利用者基本情報 that names the image (No.62) names it by its file name.
+                key: vec![name.to_string()],
                 partner: other_side(name, &self.office).office.as_str().to_owned(),
                 service_type: stype,
             },
@@ -480,6 +501,11 @@ impl CareState {
             }
             self.journal
                 .push(format!("{}: replaced {}", source_file(&doc), describe(&id)));
+            let stale: Vec<String> = images_named(old)
+                .difference(&images_named(&doc))
+                .cloned()
+                .collect();
+            self.remove_images(&id.partner, &stale, &source_file(&doc));
             if id.kind == FileKind::UpPlan {
                 let actual = DocKey {
                     kind: FileKind::UpJsk,
@@ -528,7 +554,35 @@ impl CareState {
             for d in doomed {
                 self.journal
                     .push(format!("{}: deleted {}", t.file, describe(&d)));
-                self.docs.remove(&d);
+                if let Some(gone) = self.docs.remove(&d)
+                    && rule.removes.contains(&FileKind::UpKihonImage)
+                {
+                    let images: Vec<String> = images_named(&gone).into_iter().collect();
+                    self.remove_images(&partner, &images, &t.file);
+                }
+            }
+        }
+    }
+
+    /// Removes the image documents of the given file names.
+    fn remove_images(&mut self, partner: &str, names: &[String], because: &str) {
+        for n in names {
+            let id = DocKey {
+                kind: FileKind::UpKihonImage,
+                key: vec![n.clone()],
+                partner: partner.to_owned(),
+                service_type: None,
+            };
+            let typed: Vec<DocKey> = self
+                .docs
+                .keys()
+                .filter(|k| k.kind == id.kind && k.key == id.key && k.partner == id.partner)
+                .cloned()
+                .collect();
+            for k in typed {
+                self.journal
+                    .push(format!("{because}: deleted {}", describe(&k)));
+                self.docs.remove(&k);
             }
         }
     }
@@ -827,6 +881,31 @@ impl CareState {
                         .map(|k| r.get(k).cloned().unwrap_or_default())
                         .collect(),
                 );
+            }
+        }
+        // A column naming the image of this unit (UPKIHON No.62) follows the unit's new name.
+        for (i, col) in view.columns.iter().enumerate() {
+            if *col.format() != careplan_spec::layout::Format::ImageName {
+                continue;
+            }
+            for r in &mut records {
+                let Some(branch) = r[i]
+                    .strip_suffix(".jpg")
+                    .and_then(|stem| stem.rsplit_once('_'))
+                    .map(|(_, b)| b.to_owned())
+                else {
+                    continue;
+                };
+                r[i] = FileName::new(
+                    FileKind::UpKihonImage,
+                    version,
+                    None,
+                    sender.clone(),
+                    receiver.clone(),
+                    serial.clone(),
+                    Some(branch),
+                )
+                .to_string();
             }
         }
         if kind == FileKind::UpJsk {
