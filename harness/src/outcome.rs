@@ -37,11 +37,12 @@ impl Verdict {
         }
     }
 
-    /// The worse of two verdicts (error > fail > warn > n/a > pass, for a scenario's summary).
+    /// The worse of two verdicts, for a summary: error > fail > warn > pass > n/a. A case that
+    /// does not apply says nothing about the rest, so a scenario is n/a only when all of it is.
     pub fn worst(self, other: Verdict) -> Verdict {
         let rank = |v: Verdict| match v {
-            Self::Pass => 0,
-            Self::NotApplicable => 1,
+            Self::NotApplicable => 0,
+            Self::Pass => 1,
             Self::Warn => 2,
             Self::Fail => 3,
             Self::Error => 4,
@@ -129,11 +130,11 @@ pub struct ScenarioOutcome {
 }
 
 impl ScenarioOutcome {
-    /// The scenario's verdict: the worst of its cases (pass when it has none).
+    /// The scenario's verdict: the worst of its cases (n/a when none applies).
     pub fn verdict(&self) -> Verdict {
         self.cases
             .iter()
-            .fold(Verdict::Pass, |acc, c| acc.worst(c.verdict))
+            .fold(Verdict::NotApplicable, |acc, c| acc.worst(c.verdict))
     }
 }
 
@@ -175,7 +176,7 @@ impl RunOutcome {
     pub fn verdict(&self) -> Verdict {
         self.scenarios
             .iter()
-            .fold(Verdict::Pass, |acc, s| acc.worst(s.verdict()))
+            .fold(Verdict::NotApplicable, |acc, s| acc.worst(s.verdict()))
     }
 
     /// Cases per verdict over all scenarios.
@@ -210,8 +211,9 @@ mod tests {
         assert_eq!(Verdict::Pass.worst(Verdict::Warn), Verdict::Warn);
         assert_eq!(Verdict::Fail.worst(Verdict::Warn), Verdict::Fail);
         assert_eq!(Verdict::Fail.worst(Verdict::Error), Verdict::Error);
+        assert_eq!(Verdict::NotApplicable.worst(Verdict::Pass), Verdict::Pass);
         assert_eq!(
-            Verdict::NotApplicable.worst(Verdict::Pass),
+            Verdict::NotApplicable.worst(Verdict::NotApplicable),
             Verdict::NotApplicable
         );
     }

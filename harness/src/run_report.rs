@@ -179,8 +179,14 @@ fn junit_case(scenario: &ScenarioOutcome, case: &CaseOutcome) -> TestCase {
         Verdict::Warn => {
             test_case.set_system_out(format!("WARN: {}", case_detail(case)));
         }
-        Verdict::Pass | Verdict::NotApplicable if !case.log.is_empty() => {
-            test_case.set_system_out(case.log.join("\n") + "\n");
+        // What was checked, then the detail.
+        Verdict::Pass | Verdict::NotApplicable => {
+            let mut out = case.message.clone() + "\n";
+            for l in &case.log {
+                out.push_str(l);
+                out.push('\n');
+            }
+            test_case.set_system_out(out);
         }
         _ => {}
     }

@@ -254,9 +254,8 @@ impl Clock {
     }
 }
 
-fn resolve_until(text: &str) -> Option<String> {
-    // `+30d` / `-1d`: relative to the real date (the hub's clock starts there).
-    let today = time::OffsetDateTime::now_utc().date();
+fn resolve_until(text: &str, today: time::Date) -> Option<String> {
+    // `+30d` / `-1d`: relative to the scenario's first day (the hub's clock starts there).
     if let Some(days) = text
         .strip_suffix('d')
         .and_then(|d| d.parse::<i64>().ok())
@@ -322,7 +321,8 @@ async fn set_up(
     s: &Scenario,
     work: &Path,
     options: &RunOptions,
-) -> Result<(RunningServer, Vec<OfficeRun>), String> {
+    today: time::Date,
+) -> Result<(RunningServer, Vec<OfficeRun>, i64), String> {
     let pki = Pki::new(work.join("pki"));
     pki.init(true)
         .map_err(|e| format!("failed to create the test PKI: {e}"))?;
@@ -346,10 +346,10 @@ async fn set_up(
                 .ok_or_else(|| format!("office {}: bad licence {}", spec.id, spec.licence))?;
             let until = match &spec.licence_until {
                 Some(t) => Some(
-                    resolve_until(t)
+                    resolve_until(t, today)
                         .ok_or_else(|| format!("office {}: bad licence_until {t}", spec.id))?,
                 ),
-                None if licence == Licence::Expired => Some("2025-03-31".to_owned()),
+                None if licence == Licence::Expired => resolve_until("-1d", today),
                 None => Some("2099-12-31".to_owned()),
             };
             config.offices.push(OfficeConfig {
@@ -404,7 +404,19 @@ async fn set_up(
     let server = careplan_mock_server::start(config)
         .await
         .map_err(|e| format!("failed to start the mock exchange: {e}"))?;
-    Ok((server, offices))
+    // The hub's clock starts on the scenario's first day (licences, passwords and sessions are
+    // judged on it); certificates keep the real clock, which TLS checks.
+    let start = today
+        .with_hms(10, 0, 0)
+        .expect("a valid time")
+        .assume_utc()
+        .unix_timestamp();
+    let offset = start - time::OffsetDateTime::now_utc().unix_timestamp();
+    server
+        .hub
+        .set_clock_offset(offset)
+        .map_err(|e| format!("failed to set the exchange's clock: {e}"))?;
+    Ok((server, offices, offset))
 }
 
 fn slug(name: &str) -> String {
@@ -437,7 +449,14 @@ async fn run_scenario(s: &Scenario, index: usize, options: &RunOptions) -> Scena
     if let Err(e) = std::fs::create_dir_all(&work) {
         return kit_failure(s, format!("failed to create {}: {e}", work.display()));
     }
-    let (server, mut offices) = match set_up(s, &work, options).await {
+    let today = s
+        .file
+        .scenario
+        .today
+        .as_deref()
+        .and_then(parse_day)
+        .unwrap_or(time::macros::date!(2025 - 05 - 26));
+    let (server, mut offices, hub_offset) = match set_up(s, &work, options, today).await {
         Ok(v) => v,
         Err(e) => return kit_failure(s, e),
     };
@@ -446,13 +465,6 @@ async fn run_scenario(s: &Scenario, index: usize, options: &RunOptions) -> Scena
         .iter()
         .map(|o| (o.spec.id.clone(), o.software.label()))
         .collect();
-    let today = s
-        .file
-        .scenario
-        .today
-        .as_deref()
-        .and_then(parse_day)
-        .unwrap_or(time::macros::date!(2025 - 05 - 26));
     let mut ctx = Ctx {
         scenario: s,
         url: server.url(),
@@ -460,7 +472,7 @@ async fn run_scenario(s: &Scenario, index: usize, options: &RunOptions) -> Scena
         clock: Clock {
             today,
             seconds: 0,
-            hub_offset: 0,
+            hub_offset,
         },
     };
     for (i, step) in s.file.steps.iter().enumerate() {
@@ -965,7 +977,11 @@ impl Ctx<'_> {
             .iter()
             .map(|r| format!("refused {}: {}", r.files.join(", "), r.reason))
             .collect();
-        log.extend(refused_text.iter().cloned());
+        for r in &refused_text {
+            if !log.contains(r) {
+                log.push(r.clone());
+            }
+        }
         let expect = st.expect.clone().unwrap_or_default();
         let mut c = match (&expect.refused, report.refused.is_empty()) {
             (Some(want), false) => {
@@ -1120,7 +1136,7 @@ impl Ctx<'_> {
                             Some(format!("{n} {unit}")),
                         )
                     };
-                    c.log = state.journal.clone();
+                    c.log = docs.iter().map(|d| d.summary()).collect();
                     c
                 }
             };
@@ -1470,9 +1486,13 @@ mod tests {
 
     #[test]
     fn relative_licence_dates_resolve_against_today() {
-        let d = resolve_until("+30d").unwrap();
-        assert!(parse_day(&d).is_some(), "{d}");
-        assert_eq!(resolve_until("2027-03-31").as_deref(), Some("2027-03-31"));
-        assert_eq!(resolve_until("soon"), None);
+        let today = time::macros::date!(2025 - 05 - 27);
+        assert_eq!(resolve_until("+30d", today).as_deref(), Some("2025-06-26"));
+        assert_eq!(resolve_until("-1d", today).as_deref(), Some("2025-05-26"));
+        assert_eq!(
+            resolve_until("2027-03-31", today).as_deref(),
+            Some("2027-03-31")
+        );
+        assert_eq!(resolve_until("soon", today), None);
     }
 }

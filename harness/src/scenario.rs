@@ -550,7 +550,7 @@ pub fn lint(s: &Scenario) -> Vec<ScenarioError> {
                 if st.kind.is_none() {
                     err(at, "edit: needs `kind`".to_owned());
                 }
-                if st.remove == !st.set.is_empty() {
+                if st.remove != st.set.is_empty() {
                     err(at, "edit: needs either `remove = true` or `set`".to_owned());
                 }
             }

@@ -443,11 +443,14 @@ impl CareState {
                 errors.iter().map(|(_, f)| f.rule.id().to_owned()).collect();
             return Err(refuse(
                 format!(
-                    "{file}{}: {} {} (and {} more errors)",
+                    "{file}{}: {} {}{}",
                     at(first),
                     first.rule.id(),
                     first.message_en(),
-                    errors.len() - 1
+                    match errors.len() - 1 {
+                        0 => String::new(),
+                        n => format!(" (and {n} more errors)"),
+                    }
                 ),
                 rules.into_iter().collect(),
             ));
@@ -1033,6 +1036,22 @@ pub fn records_of_type<'a>(docs: &[&'a Doc], service_type: Option<&str>) -> Vec<
         })
         .map(|(_, r)| r)
         .collect()
+}
+
+impl Doc {
+    /// One line for a report: what it is, how many records, where it came from.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} records, {}",
+            describe(&self.id),
+            self.records.len(),
+            match &self.source {
+                Source::Csv { file, .. } => format!("imported from {file}"),
+                Source::Entered => "entered in the product".to_owned(),
+                Source::Recorded => "recorded from the plan".to_owned(),
+            }
+        )
+    }
 }
 
 fn source_file(d: &Doc) -> String {

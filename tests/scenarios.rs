@@ -1,0 +1,299 @@
+//! The scenario harness as tests, through the real `cpkit` binary.
+//!
+//! * One test per file of the built-in suite (`scenarios/*.toml`): `cpkit run FILE` must exit 0 and
+//!   its JSON report must hold no `fail` or `error` case. A new file is a new test.
+//! * A `command` SUT built from a persona passes; a deliberately broken one fails with a readable
+//!   cell-level diff, in the terminal summary and in JUnit.
+//! * `cpkit run` with no arguments writes JUnit, JSON and HTML; the JUnit of the whole suite is an
+//!   insta snapshot (times removed), so any change in what the kit reports is reviewed.
+//! * `cpkit scenario lint` points at the line of a broken step.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "cpkit-scenarios-test-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
+}
+
+fn cpkit(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cpkit"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("cpkit runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
+    if cond { Ok(()) } else { Err(what().into()) }
+}
+
+fn run_scenario(file: &Path) -> Result<(), Failed> {
+    let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+    let dir = scratch(&stem);
+    let json = dir.join("report.json");
+    let rel = file
+        .strip_prefix(root())
+        .unwrap_or(file)
+        .display()
+        .to_string();
+    let out = cpkit(
+        &[
+            "run",
+            &rel,
+            "--json",
+            json.to_str().unwrap(),
+            "--work",
+            dir.join("work").to_str().unwrap(),
+        ],
+        &root(),
+    );
+    check(out.status.code() == Some(0), || text(&out))?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json)?).map_err(|e| format!("report.json: {e}"))?;
+    let bad: Vec<String> = report["scenarios"][0]["cases"]
+        .as_array()
+        .ok_or("no cases in the report")?
+        .iter()
+        .filter(|c| matches!(c["verdict"].as_str(), Some("fail" | "error")))
+        .map(|c| format!("{} {}", c["name"], c["message"]))
+        .collect();
+    check(bad.is_empty(), || format!("{bad:#?}"))?;
+    check(
+        report["scenarios"][0]["cases"]
+            .as_array()
+            .is_some_and(|c| c.len() >= 3),
+        || "a scenario checks something".to_owned(),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+const RIYOHYO: &str = "scenarios/roundtrip-v41-riyohyo.toml";
+
+fn sut_from_persona_passes() -> Result<(), Failed> {
+    let dir = scratch("sut-ok");
+    let out = cpkit(
+        &[
+            "run",
+            RIYOHYO,
+            "--sut",
+            "scenarios/sut/persona-reference-v4.toml",
+            "--json",
+            dir.join("r.json").to_str().unwrap(),
+            "--work",
+            dir.join("work").to_str().unwrap(),
+        ],
+        &root(),
+    );
+    check(out.status.code() == Some(0), || text(&out))?;
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("r.json"))?)?;
+    let software = report["scenarios"][0]["software"].to_string();
+    check(
+        software.contains("sut command (cpkit persona reference-v4)"),
+        || software.clone(),
+    )?;
+    // The SUT's internal state is not visible: `holds` is n/a, the round trip judges the import.
+    let verdicts: Vec<(String, String)> = report["scenarios"][0]["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                c["verdict"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    check(
+        verdicts
+            .iter()
+            .any(|(n, v)| n.contains("holds") && v == "not-applicable")
+            && verdicts
+                .iter()
+                .any(|(n, v)| n.contains("round trip") && v == "pass"),
+        || format!("{verdicts:#?}"),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn broken_sut_fails_with_a_cell_diff() -> Result<(), Failed> {
+    let dir = scratch("sut-broken");
+    let junit = dir.join("junit.xml");
+    let out = cpkit(
+        &[
+            "run",
+            RIYOHYO,
+            "--sut",
+            "scenarios/sut/broken-shift-start-time.toml",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--work",
+            dir.join("work").to_str().unwrap(),
+        ],
+        &root(),
+    );
+    check(out.status.code() == Some(1), || text(&out))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let diff = "record 1, No.12 サービス開始時刻: expected «0930», actual «1030»";
+    check(
+        stdout.contains(diff) && stdout.contains("roundtrip-v41-riyohyo.toml:"),
+        || text(&out),
+    )?;
+    let xml = std::fs::read_to_string(&junit)?;
+    check(
+        xml.contains("<failure") && xml.contains("サービス開始時刻"),
+        || xml.clone(),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Replaces the value of every `time="…"` attribute (durations vary from run to run).
+fn without_times(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find(" time=\"") {
+        out.push_str(&rest[..i + 7]);
+        rest = &rest[i + 7..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        out.push('…');
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn default_run_writes_every_report() -> Result<(), Failed> {
+    // No arguments, from a folder that is not the repository: the built-in suite is found.
+    let dir = scratch("default-run");
+    let out = cpkit(&["run", "--work", dir.join("work").to_str().unwrap()], &dir);
+    check(out.status.code() == Some(0), || text(&out))?;
+    for f in ["junit.xml", "report.json", "report.html"] {
+        let p = dir.join("cpkit-report").join(f);
+        check(p.is_file(), || {
+            format!("{} missing\n{}", p.display(), text(&out))
+        })?;
+    }
+    let html = std::fs::read_to_string(dir.join("cpkit-report/report.html"))?;
+    check(
+        html.contains("同一") || html.contains("Same office number"),
+        || "the HTML names the scenarios".into(),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn junit_of_the_suite_is_a_snapshot() -> Result<(), Failed> {
+    let dir = scratch("junit");
+    let junit = dir.join("junit.xml");
+    let out = cpkit(
+        &[
+            "run",
+            "scenarios",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--work",
+            dir.join("work").to_str().unwrap(),
+        ],
+        &root(),
+    );
+    check(out.status.code() == Some(0), || text(&out))?;
+    let xml = without_times(&std::fs::read_to_string(&junit)?);
+    insta::assert_snapshot!("builtin_suite_junit", xml);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn lint_points_at_the_line() -> Result<(), Failed> {
+    let dir = scratch("lint");
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"bad\"\n\n[[office]]\nid = \"cm\"\nnumber = \"0310000100\"\nservice_types = [\"43\"]\nsoftware = \"reference-v4\"\n\n[[step]]\naction = \"export\"\noffice = \"cm\"\nto = \"nobody\"\nunit = \"kyotaku-riyohyo\"\n",
+    )?;
+    let out = cpkit(&["scenario", "lint", file.to_str().unwrap()], &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    check(out.status.code() == Some(1), || text(&out))?;
+    check(
+        stderr.contains("bad.toml:10:1: export: to \"nobody\" is not declared"),
+        || text(&out),
+    )?;
+    // An invalid file stops a run before anything starts.
+    let out = cpkit(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--report-dir",
+            dir.join("r").to_str().unwrap(),
+        ],
+        &dir,
+    );
+    check(
+        out.status.code() == Some(2) && !dir.join("r").exists(),
+        || text(&out),
+    )?;
+    let out = cpkit(&["scenario", "lint"], &root());
+    check(out.status.code() == Some(0), || text(&out))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .expect("scenarios/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut trials: Vec<Trial> = files
+        .into_iter()
+        .map(|f| {
+            let name = format!("scenario::{}", f.file_stem().unwrap().to_string_lossy());
+            Trial::test(name, move || run_scenario(&f))
+        })
+        .collect();
+    trials.push(Trial::test(
+        "sut::command_from_a_persona_passes",
+        sut_from_persona_passes,
+    ));
+    trials.push(Trial::test(
+        "sut::broken_product_fails_with_a_cell_diff",
+        broken_sut_fails_with_a_cell_diff,
+    ));
+    trials.push(Trial::test(
+        "run::without_arguments_writes_every_report",
+        default_run_writes_every_report,
+    ));
+    trials.push(Trial::test(
+        "run::junit_of_the_builtin_suite",
+        junit_of_the_suite_is_a_snapshot,
+    ));
+    trials.push(Trial::test(
+        "lint::points_at_the_line",
+        lint_points_at_the_line,
+    ));
+    libtest_mimic::run(&args, trials).exit();
+}
