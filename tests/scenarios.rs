@@ -4,6 +4,8 @@
 //!   its JSON report must hold no `fail` or `error` case. A new file is a new test.
 //! * A `command` SUT built from a persona passes; a deliberately broken one fails with a readable
 //!   cell-level diff, in the terminal summary and in JUnit.
+//! * The `folder` and `exchange` SUT adapters, with this test playing the operator: it answers
+//!   each REQUEST.toml with `cpkit persona` (and `cpkit send` / `cpkit fetch` for `exchange`).
 //! * `cpkit run` with no arguments writes JUnit, JSON and HTML; the JUnit of the whole suite is an
 //!   insta snapshot (times removed), so any change in what the kit reports is reviewed.
 //! * `cpkit scenario lint` points at the line of a broken step.
@@ -260,6 +262,216 @@ fn lint_points_at_the_line() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Plays the operator of a `folder` or `exchange` SUT: answers every REQUEST.toml under `dir`
+/// until `stop` is set.
+fn operator(dir: PathBuf, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Vec<String> {
+    use std::sync::atomic::Ordering;
+    let mut done = std::collections::BTreeSet::new();
+    let mut log = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut requests: Vec<PathBuf> = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.file_name().is_some_and(|n| n == "REQUEST.toml") {
+                    requests.push(p);
+                }
+            }
+        }
+        requests.sort();
+        for r in requests {
+            let step = r.parent().unwrap().to_path_buf();
+            if done.contains(&step) || step.join("DONE").exists() || step.join("REFUSED").exists() {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&r) else {
+                continue;
+            };
+            let Ok(req) = text.parse::<toml::Table>() else {
+                continue;
+            };
+            let get = |k: &str| req.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            // The product's state lives beside the step folders.
+            let state = step.parent().unwrap().join("product-state");
+            let persona = |args: &[&str]| {
+                let mut all = vec![
+                    "persona",
+                    "--persona",
+                    "reference-v4",
+                    "--state",
+                    state.to_str().unwrap(),
+                    "--office",
+                    &get("office"),
+                    "--service-type",
+                    &get("service_type"),
+                ]
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>();
+                all.extend(args.iter().map(|a| (*a).to_owned()));
+                Command::new(env!("CARGO_BIN_EXE_cpkit"))
+                    .args(&all)
+                    .output()
+                    .expect("cpkit persona")
+            };
+            let exchange = req.get("exchange").and_then(|v| v.as_table()).cloned();
+            let client = |args: &[&str]| {
+                let x = exchange.as_ref().expect("an exchange request");
+                let s = |k: &str| x.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+                all.extend([
+                    "--url".into(),
+                    s("url"),
+                    "--certs".into(),
+                    s("certs"),
+                    "--terminal".into(),
+                    "sut-pc".into(),
+                ]);
+                Command::new(env!("CARGO_BIN_EXE_cpkit"))
+                    .args(&all)
+                    .output()
+                    .expect("cpkit client")
+            };
+            let input = step.join("in");
+            let out_dir = step.join("out");
+            let result = match get("action").as_str() {
+                "load" => persona(&["load", input.to_str().unwrap()]),
+                "import" => persona(&["import", input.to_str().unwrap()]),
+                "record-actuals" => persona(&["record-actuals", "--month", &get("month")]),
+                "export" => {
+                    let o = persona(&[
+                        "export",
+                        "--unit",
+                        &get("unit"),
+                        "--to",
+                        &get("to"),
+                        "--to-type",
+                        &get("to_type"),
+                        "--as-type",
+                        &get("as_type"),
+                        "--month",
+                        &get("month"),
+                        "--serial",
+                        &get("serial"),
+                        "--today",
+                        &get("today"),
+                        "--out",
+                        out_dir.to_str().unwrap(),
+                    ]);
+                    if o.status.success() && exchange.is_some() {
+                        let mut args = vec![
+                            "send".to_owned(),
+                            "--office".into(),
+                            get("office"),
+                            "--to".into(),
+                        ];
+                        args.push(if get("to_type").is_empty() {
+                            get("to")
+                        } else {
+                            format!("{}:{}", get("to"), get("to_type"))
+                        });
+                        args.push(out_dir.display().to_string());
+                        client(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                    } else {
+                        o
+                    }
+                }
+                "fetch" => {
+                    let fetched = step.join("fetched");
+                    client(&[
+                        "fetch",
+                        "--office",
+                        &get("office"),
+                        "--out",
+                        fetched.to_str().unwrap(),
+                    ])
+                }
+                other => panic!("unknown action {other}"),
+            };
+            let words = format!(
+                "{}{}",
+                String::from_utf8_lossy(&result.stdout),
+                String::from_utf8_lossy(&result.stderr)
+            );
+            log.push(format!(
+                "{}: {}",
+                step.display(),
+                words.lines().last().unwrap_or("")
+            ));
+            let marker = if result.status.success() {
+                "DONE"
+            } else {
+                "REFUSED"
+            };
+            std::fs::write(step.join(marker), words).expect("a marker");
+            done.insert(step);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    log
+}
+
+fn operator_adapter_passes(config: &str, name: &str) -> Result<(), Failed> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = scratch(name);
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work)?;
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let op = {
+        let (work, stop) = (work.clone(), stop.clone());
+        std::thread::spawn(move || operator(work, stop))
+    };
+    let json = dir.join("r.json");
+    let out = cpkit(
+        &[
+            "run",
+            RIYOHYO,
+            "--sut",
+            config,
+            "--json",
+            json.to_str().unwrap(),
+            "--work",
+            work.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    stop.store(true, Ordering::Relaxed);
+    let log = op.join().map_err(|_| "the operator thread panicked")?;
+    check(out.status.code() == Some(0), || {
+        format!("{}\noperator:\n{}", text(&out), log.join("\n"))
+    })?;
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json)?)?;
+    let cases = report["scenarios"][0]["cases"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let verdict = |part: &str| {
+        cases
+            .iter()
+            .find(|c| c["name"].as_str().is_some_and(|n| n.contains(part)))
+            .and_then(|c| c["verdict"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    check(
+        verdict("round trip") == "pass" && verdict("byte-for-byte") == "pass",
+        || format!("{cases:#?}"),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn folder_adapter_passes() -> Result<(), Failed> {
+    operator_adapter_passes("scenarios/sut/folder-operator.toml", "sut-folder")
+}
+
+fn exchange_adapter_passes() -> Result<(), Failed> {
+    operator_adapter_passes("scenarios/sut/exchange-operator.toml", "sut-exchange")
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
@@ -282,6 +494,14 @@ fn main() {
     trials.push(Trial::test(
         "sut::broken_product_fails_with_a_cell_diff",
         broken_sut_fails_with_a_cell_diff,
+    ));
+    trials.push(Trial::test(
+        "sut::folder_adapter_with_an_operator",
+        folder_adapter_passes,
+    ));
+    trials.push(Trial::test(
+        "sut::exchange_adapter_with_an_operator",
+        exchange_adapter_passes,
     ));
     trials.push(Trial::test(
         "run::without_arguments_writes_every_report",

@@ -12,13 +12,13 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// The step does not apply to this office's software (e.g. an assertion on the internal state
+    /// of a system under test, which the kit cannot see).
+    NotApplicable,
     /// The requirement holds.
     Pass,
     /// A SHOULD of the standard (or of the field) is not met.
     Warn,
-    /// The step does not apply to this office's software (e.g. an assertion on the internal state
-    /// of a system under test, which the kit cannot see).
-    NotApplicable,
     /// A MUST is not met.
     Fail,
     /// The kit itself failed (a fixture missing, the exchange did not start, a SUT command could not
@@ -40,18 +40,8 @@ impl Verdict {
     /// The worse of two verdicts, for a summary: error > fail > warn > pass > n/a. A case that
     /// does not apply says nothing about the rest, so a scenario is n/a only when all of it is.
     pub fn worst(self, other: Verdict) -> Verdict {
-        let rank = |v: Verdict| match v {
-            Self::NotApplicable => 0,
-            Self::Pass => 1,
-            Self::Warn => 2,
-            Self::Fail => 3,
-            Self::Error => 4,
-        };
-        if rank(other) > rank(self) {
-            other
-        } else {
-            self
-        }
+        // The declaration order is the ranking.
+        self.max(other)
     }
 }
 

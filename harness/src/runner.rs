@@ -23,6 +23,9 @@ use serde::Deserialize;
 use crate::outcome::{CaseOutcome, CellDiff, CsvDiff, RunOutcome, ScenarioOutcome, Verdict};
 use crate::scenario::{Action, OfficeSpec, Scenario, Step, parse_day, parse_month};
 use crate::software::command::{CommandConfig, CommandSut};
+use crate::software::operator::{
+    Channel, ExchangeAccess, ExchangeLink, OperatorConfig, OperatorSut,
+};
 use crate::software::persona::{self, Persona};
 use crate::software::rules::round_trip_for;
 use crate::software::state::{DocQuery, Edit, at, records_of_type};
@@ -34,10 +37,14 @@ use crate::software::{ExportRequest, PersonaSoftware, Software, SoftwareError, S
 pub struct SutConfig {
     /// The product's name in reports.
     pub name: String,
-    /// `command` (the only adapter of this version).
+    /// `command`, `folder` or `exchange` (docs/scenarios.md).
     pub adapter: String,
     #[serde(default)]
     pub command: Option<CommandConfig>,
+    #[serde(default)]
+    pub folder: Option<OperatorConfig>,
+    #[serde(default)]
+    pub exchange: Option<OperatorConfig>,
 }
 
 /// Why a SUT configuration cannot be used.
@@ -76,17 +83,24 @@ impl SutConfig {
                 message: e.message().to_owned(),
             }
         })?;
-        match (config.adapter.as_str(), &config.command) {
-            ("command", Some(_)) => Ok(config),
-            ("command", None) => Err(SutConfigError::Invalid {
+        let table = match config.adapter.as_str() {
+            "command" => config.command.is_some(),
+            // The operator adapters work on their defaults.
+            "folder" | "exchange" => true,
+            other => {
+                return Err(SutConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!("adapter {other:?}: expected command, folder or exchange"),
+                });
+            }
+        };
+        if !table {
+            return Err(SutConfigError::Invalid {
                 path: path.to_path_buf(),
                 message: "adapter = \"command\" needs a [command] table".to_owned(),
-            }),
-            (other, _) => Err(SutConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("adapter {other:?}: this version has the `command` adapter"),
-            }),
+            });
         }
+        Ok(config)
     }
 }
 
@@ -179,6 +193,8 @@ struct OfficeRun {
     spec: OfficeSpec,
     number: OfficeNumber,
     software: Box<dyn Software>,
+    /// The exchange's answer to a product that sends by itself (judged by the next `send`).
+    self_sent: Option<Result<String, String>>,
     identity: Identity,
     clients: BTreeMap<String, Client>,
     /// Exported and not yet sent.
@@ -190,7 +206,9 @@ struct OfficeRun {
     last_imported: Vec<StoredFile>,
     /// Every file sent to this office, by name (for `unchanged`).
     sent_to_me: BTreeMap<String, Vec<u8>>,
-    /// Inbox items already listed, per terminal: `list`/`fetch` report and download new ones.
+    /// Inbox items already fetched, per terminal: `list` and `fetch` report (and `fetch`
+    /// downloads) the others. A `list` does not mark them, so `list` then `fetch` downloads what
+    /// was listed.
     seen: BTreeMap<String, std::collections::BTreeSet<i64>>,
 }
 
@@ -247,9 +265,10 @@ impl Clock {
     /// A fresh ファイル連番: today 10:00:00 plus a counter, so that units are ordered as exported.
     fn next_serial(&mut self) -> Serial {
         let base = Serial::parse(&format!("{}100000", self.today_text())).expect("a valid serial");
-        // Leave room for a persona that splits one export into several units (one per month).
+        // Leave room for a persona that splits one export into several units (one per month: a
+        // second apart).
         let s = careplan_spec::convert::serial_plus_seconds(&base, self.seconds);
-        self.seconds += 10;
+        self.seconds += 60;
         s
     }
 }
@@ -272,11 +291,18 @@ fn resolve_until(text: &str, today: time::Date) -> Option<String> {
     parse_day(text).map(|_| text.to_owned())
 }
 
+/// What the `exchange` adapter needs to give a SUT office its own access.
+struct HubAccess<'a> {
+    server: &'a RunningServer,
+    pki: &'a Pki,
+}
+
 fn software_for(
     spec: &OfficeSpec,
     number: &OfficeNumber,
     sut: Option<&SutConfig>,
     work: &Path,
+    hub: &HubAccess<'_>,
 ) -> Result<Box<dyn Software>, String> {
     let own_type = spec
         .service_types
@@ -295,25 +321,99 @@ fn software_for(
     };
     if spec.software == "sut" {
         if let Some(sut) = sut {
-            let command = sut
-                .command
-                .clone()
-                .ok_or_else(|| "the SUT configuration has no [command] table".to_owned())?;
-            let sut = CommandSut::new(
-                &sut.name,
-                command,
-                number.as_str(),
-                own_type.as_str(),
-                work.join(format!("sut-{}", spec.id)),
-            )
-            .map_err(|e| e.to_string())?;
-            return Ok(Box::new(sut));
+            let dir = work.join(format!("sut-{}", spec.id));
+            let operator = |c: &Option<OperatorConfig>| {
+                c.clone().unwrap_or(OperatorConfig {
+                    dir: None,
+                    timeout_seconds: 900,
+                    client_version: "1.2.0".to_owned(),
+                    terminal: None,
+                })
+            };
+            let software: Box<dyn Software> = match sut.adapter.as_str() {
+                "folder" => Box::new(
+                    OperatorSut::new(
+                        &sut.name,
+                        operator(&sut.folder),
+                        number.as_str(),
+                        own_type.as_str(),
+                        dir,
+                        Channel::Folder,
+                    )
+                    .map_err(|e| e.to_string())?,
+                ),
+                "exchange" => {
+                    let access = exchange_access(spec, number, &dir, hub)?;
+                    let link = ExchangeLink::new(hub.server.hub.clone(), access);
+                    Box::new(
+                        OperatorSut::new(
+                            &sut.name,
+                            operator(&sut.exchange),
+                            number.as_str(),
+                            own_type.as_str(),
+                            dir,
+                            Channel::Exchange(Box::new(link)),
+                        )
+                        .map_err(|e| e.to_string())?,
+                    )
+                }
+                _ => {
+                    let command = sut
+                        .command
+                        .clone()
+                        .ok_or_else(|| "the SUT configuration has no [command] table".to_owned())?;
+                    Box::new(
+                        CommandSut::new(
+                            &sut.name,
+                            command,
+                            number.as_str(),
+                            own_type.as_str(),
+                            dir,
+                        )
+                        .map_err(|e| e.to_string())?,
+                    )
+                }
+            };
+            return Ok(software);
         }
         let p = persona_named(spec.stand_in.as_deref().unwrap_or("reference-v4"))?;
         return Ok(Box::new(PersonaSoftware::new(p, number, &own_type)));
     }
     let p = persona_named(&spec.software)?;
     Ok(Box::new(PersonaSoftware::new(p, number, &own_type)))
+}
+
+/// Gives a SUT office its own PKI folder (the CA and its certificate, as `cpkit send --certs`
+/// reads them), its URL and its KJ ID.
+fn exchange_access(
+    spec: &OfficeSpec,
+    number: &OfficeNumber,
+    dir: &Path,
+    hub: &HubAccess<'_>,
+) -> Result<ExchangeAccess, String> {
+    let certs = dir.join("certs");
+    let office_dir = certs.join("offices").join(number.as_str());
+    std::fs::create_dir_all(certs.join("ca"))
+        .map_err(|e| format!("failed to create {}: {e}", certs.display()))?;
+    std::fs::create_dir_all(&office_dir)
+        .map_err(|e| format!("failed to create {}: {e}", office_dir.display()))?;
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to)
+            .map(drop)
+            .map_err(|e| format!("failed to copy {}: {e}", from.display()))
+    };
+    copy(&hub.pki.ca_cert(), &certs.join("ca/ca.pem"))?;
+    let issued = hub.pki.office(number, &spec.id);
+    if issued.cert.exists() {
+        copy(&issued.cert, &office_dir.join("client.pem"))?;
+        copy(&issued.key, &office_dir.join("client.key"))?;
+    }
+    Ok(ExchangeAccess {
+        url: hub.server.url(),
+        user_id: demo_user_id(number),
+        password: DEMO_PASSWORD.to_owned(),
+        certs,
+    })
 }
 
 /// Sets up the exchange and offices of a scenario, or says why not.
@@ -337,6 +437,7 @@ async fn set_up(
         config.switches.receive_mode = mode;
     }
     let mut offices = Vec::new();
+    let mut pending = Vec::new();
     for o in &s.file.offices {
         let spec = o.get_ref().clone();
         let number = OfficeNumber::parse(&spec.number)
@@ -385,11 +486,22 @@ async fn set_up(
                 .map_err(|e| format!("failed to issue the certificate of {}: {e}", spec.id))?;
             Identity::new(pki.ca_cert(), files.cert, files.key)
         };
-        let software = software_for(&spec, &number, options.sut.as_ref(), work)?;
+        pending.push((spec, number, identity));
+    }
+    let server = careplan_mock_server::start(config)
+        .await
+        .map_err(|e| format!("failed to start the mock exchange: {e}"))?;
+    let access = HubAccess {
+        server: &server,
+        pki: &pki,
+    };
+    for (spec, number, identity) in pending {
+        let software = software_for(&spec, &number, options.sut.as_ref(), work, &access)?;
         offices.push(OfficeRun {
             spec,
             number,
             software,
+            self_sent: None,
             identity,
             clients: BTreeMap::new(),
             pending: Vec::new(),
@@ -401,9 +513,6 @@ async fn set_up(
             seen: BTreeMap::new(),
         });
     }
-    let server = careplan_mock_server::start(config)
-        .await
-        .map_err(|e| format!("failed to start the mock exchange: {e}"))?;
     // The hub's clock starts on the scenario's first day (licences, passwords and sessions are
     // judged on it); certificates keep the real clock, which TLS checks.
     let start = today
@@ -558,6 +667,27 @@ fn error_text(e: &ClientError) -> String {
         Some(h) => format!("{} {} {}", h.code.as_str(), h.message_ja, h.message_en),
         None => e.to_string(),
     }
+}
+
+/// Whether a client error is the kit's own trouble (no connection, unreadable credentials, an
+/// answer the client does not understand) rather than the exchange refusing.
+fn kit_side(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Url(_)
+            | ClientError::Credentials { .. }
+            | ClientError::Connect { .. }
+            | ClientError::Protocol { .. }
+    )
+}
+
+/// An unexpected failure that was the kit's own becomes `error`, not `fail`.
+fn blame_kit(mut c: CaseOutcome, kit: bool, st: &Step) -> CaseOutcome {
+    let expected = st.expect.as_ref().is_some_and(|e| e.error.is_some());
+    if kit && !expected && c.verdict == Verdict::Fail {
+        c.verdict = Verdict::Error;
+    }
+    c
 }
 
 /// Judges an outcome against `expect.error`: an expected error that happened passes, one that did
@@ -760,6 +890,23 @@ impl Ctx<'_> {
             Err(kit) => return case(Verdict::Error, kit),
             Ok(r) => r,
         };
+        if o.software.sends_itself() {
+            // The product's export is its own send: the exchange's answer is the next send step's.
+            let names: Vec<String> = r
+                .as_ref()
+                .map(|f| f.iter().map(|f| f.name.clone()).collect())
+                .unwrap_or_default();
+            o.self_sent = Some(r.as_ref().map(|_| names.join(", ")).map_err(Clone::clone));
+            let files = r.unwrap_or_default();
+            o.last_export = files.clone();
+            o.pending.clear();
+            let mut c = case(
+                Verdict::Pass,
+                format!("the product exported and sent {} files itself", files.len()),
+            );
+            c.log = names;
+            return c;
+        }
         let names = r
             .as_ref()
             .map(|files| files.iter().map(|f| f.name.clone()).collect::<Vec<_>>())
@@ -795,6 +942,29 @@ impl Ctx<'_> {
         to: usize,
         st: &Step,
     ) -> CaseOutcome {
+        if offices[from].software.sends_itself() {
+            let Some(result) = offices[from].self_sent.take() else {
+                return case(
+                    Verdict::Error,
+                    "the product sends by itself: an export step must come first",
+                );
+            };
+            if result.is_ok() {
+                let files = offices[from].last_export.clone();
+                for f in files {
+                    offices[to].sent_to_me.insert(f.name, f.bytes);
+                }
+            }
+            return judge_error(st, result.clone()).unwrap_or_else(|| {
+                case(
+                    Verdict::Pass,
+                    format!(
+                        "the product's send was accepted: {}",
+                        result.unwrap_or_default()
+                    ),
+                )
+            });
+        }
         let destination = Destination {
             office: offices[to].number.as_str().to_owned(),
             service_type: st
@@ -802,54 +972,133 @@ impl Ctx<'_> {
                 .clone()
                 .or_else(|| offices[to].spec.service_types.first().cloned()),
         };
-        let mut files: Vec<(String, Vec<u8>)> = offices[from]
-            .pending
-            .drain(..)
-            .map(|f| (f.name, f.bytes))
-            .collect();
+        // One send per send unit, as an operator attaches them; attachments and the message go
+        // with the first. After a refusal the operator clears the form: what was not sent is
+        // dropped (export again to send it again).
+        let mut groups: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+        for f in &offices[from].pending {
+            let key = FileName::parse(&f.name)
+                .map(|n| format!("{} {} {}", n.serial, n.sender.office, n.receiver.office))
+                .unwrap_or_default();
+            groups
+                .entry(key)
+                .or_default()
+                .push((f.name.clone(), f.bytes.clone()));
+        }
+        let mut extra = Vec::new();
         for a in &st.attach {
             match read_fixture(&self.scenario.resolve(a)) {
-                Ok(extra) => files.extend(extra.into_iter().map(|f| (f.name, f.bytes))),
+                Ok(files) => extra.extend(files.into_iter().map(|f| (f.name, f.bytes))),
                 Err(e) => return case(Verdict::Error, e),
             }
         }
-        let names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+        let mut units: Vec<Vec<(String, Vec<u8>)>> = groups.into_values().collect();
+        match units.first_mut() {
+            Some(first) => first.extend(extra),
+            None => units.push(extra),
+        }
+        offices[from].pending.clear();
         let message = st.message.clone().unwrap_or_default();
         let terminal = offices[from].terminal(st);
         let url = self.url.clone();
-        let result = match offices[from].client(&url, &terminal).await {
-            Ok(client) => client.send(&[destination], &message, &files, false).await,
-            Err(e) => Err(e),
-        };
-        let result = result
-            .map(|receipt| {
-                receipt
-                    .deliveries
-                    .iter()
-                    .map(|d| format!("send {} → {}: {}", d.id, d.to_office, d.files.join(", ")))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .map_err(|e| error_text(&e));
-        if result.is_ok() {
-            for (name, bytes) in &files {
-                offices[to].sent_to_me.insert(name.clone(), bytes.clone());
+        let mut log = Vec::new();
+        let mut sent = 0;
+        let mut outcome: Result<String, String> = Ok(String::new());
+        let mut kit = false;
+        for (i, files) in units.iter().enumerate() {
+            let text = if i == 0 { message.as_str() } else { "" };
+            let result = match offices[from].client(&url, &terminal).await {
+                Ok(client) => {
+                    client
+                        .send(std::slice::from_ref(&destination), text, files, false)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            log.extend(files.iter().map(|f| f.0.clone()));
+            match result {
+                Ok(receipt) => {
+                    sent += files.len();
+                    for d in &receipt.deliveries {
+                        log.push(format!(
+                            "send {} → {}: {}",
+                            d.id,
+                            d.to_office,
+                            d.files.join(", ")
+                        ));
+                    }
+                    for (name, bytes) in files {
+                        offices[to].sent_to_me.insert(name.clone(), bytes.clone());
+                    }
+                }
+                Err(e) => {
+                    kit = kit_side(&e);
+                    outcome = Err(error_text(&e));
+                    break;
+                }
             }
         }
-        let mut c = judge_error(st, result.clone()).unwrap_or_else(|| {
+        let outcome = outcome.map(|_| format!("{sent} files in {} sends", units.len()));
+        let c = judge_error(st, outcome.clone()).unwrap_or_else(|| {
             case(
                 Verdict::Pass,
-                format!("{} files accepted by the exchange", names.len()),
+                match units.len() {
+                    1 => format!("{sent} files accepted by the exchange"),
+                    n => format!(
+                        "{sent} files accepted by the exchange in {n} sends (one per send unit)"
+                    ),
+                },
             )
         });
-        c.log = names;
-        if let Ok(r) = result {
-            c.log.push(r);
-        }
+        let mut c = blame_kit(c, kit, st);
+        c.log = log;
         c
     }
 
     async fn receive(&mut self, o: &mut OfficeRun, st: &Step) -> CaseOutcome {
+        if o.software.sends_itself() {
+            if st.action == Action::List {
+                return case(
+                    Verdict::NotApplicable,
+                    "the product lists its inbox itself; the kit sees its downloads only",
+                );
+            }
+            let result =
+                tokio::task::block_in_place(|| o.software.receive()).unwrap_or(Ok(Vec::new()));
+            return match software_result(result) {
+                Err(kit) => case(Verdict::Error, kit),
+                Ok(r) => {
+                    let names = r
+                        .as_ref()
+                        .map(|f| format!("{} files", f.len()))
+                        .map_err(Clone::clone);
+                    if let Some(c) = judge_error(st, names) {
+                        return c;
+                    }
+                    let files = r.unwrap_or_default();
+                    let mut c = case(
+                        Verdict::Pass,
+                        format!("the product downloaded {} files", files.len()),
+                    );
+                    c.log = files.iter().map(|f| f.name.clone()).collect();
+                    if let Some(want) = st.expect.as_ref().and_then(|e| e.files)
+                        && want != files.len()
+                    {
+                        c = with(
+                            case(
+                                Verdict::Fail,
+                                format!("{} files downloaded, {want} expected", files.len()),
+                            ),
+                            Some(format!("{want} files")),
+                            Some(format!("{} files", files.len())),
+                        );
+                    }
+                    o.unimported.extend(files.iter().cloned());
+                    o.last_received = files;
+                    c
+                }
+            };
+        }
         let terminal = o.terminal(st);
         let url = self.url.clone();
         let fetch = st.action == Action::Fetch;
@@ -880,6 +1129,7 @@ impl Ctx<'_> {
             Ok((items.len(), files))
         }
         .await;
+        let kit = result.as_ref().err().is_some_and(kit_side);
         let result = result.map_err(|e| error_text(&e));
         if result.is_ok() && fetch {
             o.seen.insert(terminal.clone(), seen);
@@ -891,7 +1141,7 @@ impl Ctx<'_> {
                 .map(|(n, _)| format!("{n} items"))
                 .map_err(Clone::clone),
         ) {
-            return c;
+            return blame_kit(c, kit, st);
         }
         let (items, files) = result.unwrap_or_default();
         let mut c = case(
@@ -1021,6 +1271,14 @@ impl Ctx<'_> {
                     Some(refused_text.join("; ")),
                 ),
             },
+            (None, true) if expect.error.is_some() => with(
+                case(Verdict::Fail, "imported, but an error was expected"),
+                expect
+                    .error
+                    .as_ref()
+                    .map(|w| format!("a refusal containing «{w}»")),
+                Some(format!("{} files imported", report.imported.len())),
+            ),
             (None, true) if !report.warnings.is_empty() => case(
                 Verdict::Warn,
                 format!(
@@ -1104,7 +1362,28 @@ impl Ctx<'_> {
                         .count();
                     let (n, want, unit) = match (h.records, h.documents) {
                         (Some(want), _) => (records, want, "records"),
-                        (None, want) => (docs.len(), want.unwrap_or(0), "documents"),
+                        (None, want) => {
+                            // Documents of the type and with a matching record (image documents
+                            // have no records: only the kind and partner select them).
+                            let n = docs
+                                .iter()
+                                .filter(|d| {
+                                    let rs = records_of_type(
+                                        std::slice::from_ref(d),
+                                        h.service_type.as_deref(),
+                                    );
+                                    (d.records.is_empty()
+                                        && h.service_type.is_none()
+                                        && h.matching.is_empty())
+                                        || rs.iter().any(|r| {
+                                            h.matching.iter().all(|(k, v)| {
+                                                r.get(k).map(String::as_str).unwrap_or("") == v
+                                            })
+                                        })
+                                })
+                                .count();
+                            (n, want.unwrap_or(0), "documents")
+                        }
                     };
                     let what = format!(
                         "{want} {unit} of {}{}{}{}{}",

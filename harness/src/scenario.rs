@@ -165,7 +165,7 @@ pub struct Step {
     /// yobo-plan-delete.
     #[serde(default)]
     pub unit: Option<String>,
-    /// The destination's service type (default: its only one).
+    /// The destination's service type (default: its first).
     #[serde(default)]
     pub to_type: Option<String>,
     /// The sender's own service type (default: its first).
@@ -174,7 +174,7 @@ pub struct Step {
     /// YYYY-MM (export, record-actuals, assert).
     #[serde(default)]
     pub month: Option<String>,
-    /// Fixture folder or file, relative to the scenario file (load; send as extra files).
+    /// Fixture folder or file, relative to the scenario file (load).
     #[serde(default)]
     pub fixture: Option<String>,
     /// Extra files sent as attachments, relative to the scenario file.
@@ -369,6 +369,14 @@ pub fn unit_ids() -> Vec<&'static str> {
     ids
 }
 
+/// Whether a date is given relative to the scenario's first day: `+30d`, `-1d`.
+pub fn relative_days(text: &str) -> bool {
+    text.len() > 2
+        && text.starts_with(['+', '-'])
+        && text.ends_with('d')
+        && text[1..text.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Parses `YYYY-MM`.
 pub fn parse_month(text: &str) -> Option<Month> {
     let (y, m) = text.split_once('-')?;
@@ -380,8 +388,7 @@ pub fn parse_day(text: &str) -> Option<time::Date> {
     careplan_mock_server::config::parse_date(text)
 }
 
-/// Checks a parsed scenario; every problem with its line. `sut_given` says whether `--sut` was
-/// given (a `sut` office then needs no stand-in check).
+/// Checks a parsed scenario; every problem with its line.
 pub fn lint(s: &Scenario) -> Vec<ScenarioError> {
     let mut out = Vec::new();
     let file = s.path.display().to_string();
@@ -489,7 +496,7 @@ pub fn lint(s: &Scenario) -> Vec<ScenarioError> {
         }
         if let Some(d) = &o.licence_until
             && parse_day(d).is_none()
-            && !(d.starts_with(['+', '-']) && d.ends_with('d'))
+            && !relative_days(d)
         {
             err(
                 at,
@@ -561,6 +568,12 @@ pub fn lint(s: &Scenario) -> Vec<ScenarioError> {
                     st.valid.is_some() || st.rules.is_some(),
                     st.unchanged.is_some(),
                 ];
+                if st.round_trip == Some(false) || st.unchanged == Some(false) {
+                    err(
+                        at,
+                        "assert: round_trip and unchanged take only `true`".to_owned(),
+                    );
+                }
                 if !checks.iter().any(|c| *c) {
                     err(
                         at,

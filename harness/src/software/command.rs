@@ -59,7 +59,48 @@ pub struct CommandSut {
 /// The outcome of one command.
 struct Ran {
     ok: bool,
+    /// The command line and everything the product printed.
     output: String,
+    /// What the product printed (its own words, for matching an expected error).
+    said: String,
+}
+
+/// Replaces `{name}` placeholders in one pass (a value containing braces is left alone).
+fn substitute(arg: &str, vars: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find('}').and_then(|j| {
+            let name = &after[..j];
+            vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (j, v))
+        }) {
+            Some((j, v)) => {
+                out.push_str(v);
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The rule IDs of the catalogue a product's output names (a persona run as a SUT names them;
+/// a vendor's product usually does not).
+fn rules_named(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| careplan_spec::RuleId::from_id(w).is_some())
+        .map(str::to_owned)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl CommandSut {
@@ -93,13 +134,7 @@ impl CommandSut {
     }
 
     fn run(&self, template: &[String], vars: &[(&str, String)]) -> Result<Ran, SoftwareError> {
-        let argv: Vec<String> = template
-            .iter()
-            .map(|arg| {
-                vars.iter()
-                    .fold(arg.clone(), |a, (k, v)| a.replace(&format!("{{{k}}}"), v))
-            })
-            .collect();
+        let argv: Vec<String> = template.iter().map(|arg| substitute(arg, vars)).collect();
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| SoftwareError::Failed("an empty command line".to_owned()))?;
@@ -147,17 +182,19 @@ impl CommandSut {
                 }
             }
         };
-        let mut output = format!("$ {}\n", argv.join(" "));
+        let mut said = String::new();
         for p in pipes {
             let bytes = p.join().unwrap_or_default();
-            output.push_str(&String::from_utf8_lossy(&bytes));
+            said.push_str(&String::from_utf8_lossy(&bytes));
         }
+        let mut output = format!("$ {}\n{said}", argv.join(" "));
         if !status.success() {
             output.push_str(&format!("(exit status {status})\n"));
         }
         Ok(Ran {
             ok: status.success(),
             output,
+            said,
         })
     }
 
@@ -226,7 +263,7 @@ impl Software for CommandSut {
         if ran.ok {
             Ok(ran.output)
         } else {
-            Err(SoftwareError::Refused(ran.output))
+            Err(SoftwareError::Refused(ran.said))
         }
     }
 
@@ -245,16 +282,25 @@ impl Software for CommandSut {
         if ran.ok {
             report.imported = names;
         } else {
-            report.refused.push(Refusal {
-                files: names,
-                reason: ran
-                    .output
+            let refusals: Vec<&str> = ran
+                .said
+                .lines()
+                .filter(|l| l.starts_with("refused "))
+                .collect();
+            let reason = if refusals.is_empty() {
+                ran.said
                     .lines()
                     .rev()
-                    .find(|l| !l.trim().is_empty() && !l.starts_with("(exit"))
+                    .find(|l| !l.trim().is_empty())
                     .unwrap_or("the import command failed")
-                    .to_owned(),
-                rules: Vec::new(),
+                    .to_owned()
+            } else {
+                refusals.join("; ")
+            };
+            report.refused.push(Refusal {
+                files: names,
+                reason,
+                rules: rules_named(&ran.said),
             });
         }
         Ok(report)
@@ -285,7 +331,7 @@ impl Software for CommandSut {
         let template = self.config.export.clone();
         let ran = self.run(&template, &vars)?;
         if !ran.ok {
-            return Err(SoftwareError::Refused(ran.output));
+            return Err(SoftwareError::Refused(ran.said));
         }
         read_files(&dir)
     }
@@ -307,7 +353,7 @@ impl Software for CommandSut {
         if ran.ok {
             Ok(ran.output)
         } else {
-            Err(SoftwareError::Refused(ran.output))
+            Err(SoftwareError::Refused(ran.said))
         }
     }
 
@@ -317,5 +363,26 @@ impl Software for CommandSut {
 
     fn state(&self) -> Option<&CareState> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_replaced_once_and_unknown_ones_kept() {
+        let vars = [("in", "/tmp/{out}".to_owned()), ("out", "/o".to_owned())];
+        assert_eq!(substitute("--from={in}", &vars), "--from=/tmp/{out}");
+        assert_eq!(substitute("{out}/{nope}/{", &vars), "/o/{nope}/{");
+    }
+
+    #[test]
+    fn rule_ids_are_picked_from_a_products_words() {
+        assert_eq!(
+            rules_named("refused X.CSV: X.CSV:1:3: FLD005 free text; VER002"),
+            vec!["FLD005", "VER002"]
+        );
+        assert!(rules_named("error 404 FLD9999").is_empty());
     }
 }

@@ -1,8 +1,10 @@
 //! The software an office runs in a scenario: a simulated product ([`persona`]) over the shared
 //! care-software state ([`state`]), or the vendor's system under test through an adapter
-//! ([`command`]). The runner talks to both through [`Software`].
+//! ([`command`]: command lines; [`operator`]: `folder` and `exchange`, a person or a script doing
+//! each step). The runner talks to all of them through [`Software`].
 
 pub mod command;
+pub mod operator;
 pub mod persona;
 pub mod rules;
 pub mod state;
@@ -81,6 +83,15 @@ pub trait Software {
     fn export(&mut self, request: &ExportRequest) -> Result<Vec<StoredFile>, SoftwareError>;
     /// Records the month's actuals as planned (a provider's work between plan and 実績).
     fn record_actuals(&mut self, month: Option<Month>) -> Result<String, SoftwareError>;
+    /// Whether the product talks to the exchange itself (the `exchange` adapter): its export is
+    /// its own send, and it receives by itself ([`Software::receive`]).
+    fn sends_itself(&self) -> bool {
+        false
+    }
+    /// Receives by itself and returns what it downloaded; `None` when the kit fetches for it.
+    fn receive(&mut self) -> Option<Result<Vec<StoredFile>, SoftwareError>> {
+        None
+    }
     /// Changes the office's own data, when the kit can (personas only: a SUT's data is changed by
     /// its operator, so `None`).
     fn edit(&mut self, edit: &state::Edit) -> Option<Result<String, SoftwareError>>;

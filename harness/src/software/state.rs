@@ -361,11 +361,12 @@ impl CareState {
                     ))
                     .or_default()
                     .push(f),
-                Err(e) => report.refused.push(Refusal {
-                    files: vec![f.name.clone()],
-                    reason: format!("not a file of the standard: {e}"),
-                    rules: vec![],
-                }),
+                // Attachments (PDF, images, text) are kept as files, not imported (seed 000:
+                // 「基本的には介護ソフトへの取り込みはできません」).
+                Err(_) => self.journal.push(format!(
+                    "{}: an attachment, kept as a file (not imported)",
+                    f.name
+                )),
             }
         }
         for ((serial, _, _), unit) in by_unit {
@@ -398,7 +399,6 @@ impl CareState {
             rules,
         };
         // What the product can read at all.
-        let mut parsed = Vec::new();
         for f in unit {
             let name = FileName::parse(&f.name).map_err(|e| refuse(e.to_string(), vec![]))?;
             if !persona.reads.contains(&name.shape) {
@@ -417,7 +417,6 @@ impl CareState {
                     vec![],
                 ));
             }
-            parsed.push(parse(f).map_err(|e| refuse(e, vec![]))?);
         }
         // The spec core's verdict on the unit: errors refuse it, warnings are reported.
         let reports: Vec<_> = unit
@@ -454,6 +453,11 @@ impl CareState {
                 ),
                 rules.into_iter().collect(),
             ));
+        }
+        // Read only what the spec core accepted, so that a refusal names its rules.
+        let mut parsed = Vec::new();
+        for f in unit {
+            parsed.push(parse(f).map_err(|e| refuse(e, vec![]))?);
         }
         let warnings = findings
             .iter()
@@ -591,7 +595,7 @@ impl CareState {
     }
 
     /// Records actuals as planned for every imported plan of `month` (or every month): a 実績 doc
-    /// per plan doc, the plan's records with the actual provider. A persona that builds actuals
+    /// per plan doc holding the plan's records unchanged (the month went as planned). A persona that builds actuals
     /// only from plans received by CSV refuses the others.
     pub fn record_actuals(
         &mut self,
@@ -941,6 +945,20 @@ impl CareState {
     /// Changes the office's own data: in documents of `kind` (for `user`, any partner), the
     /// records whose columns match `matching` are removed or get the values of `set`.
     pub fn edit(&mut self, edit: &Edit) -> Result<usize, SoftwareError> {
+        if let Some(view) = careplan_spec::layout::view(edit.kind, SpecVersion::V41) {
+            let keys = table::column_keys(view);
+            if let Some(bad) = edit
+                .matching
+                .keys()
+                .chain(edit.set.keys())
+                .find(|k| !keys.contains(k))
+            {
+                return Err(SoftwareError::Failed(format!(
+                    "edit: {} has no column {bad:?} (names as in the layout; a repeated name takes #2)",
+                    edit.kind
+                )));
+            }
+        }
         let mut changed = 0;
         for d in self.docs.values_mut() {
             if d.id.kind != edit.kind
