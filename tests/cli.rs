@@ -334,10 +334,10 @@ fn convert_refuses_loss_and_never_overwrites() {
     assert_eq!(before, contents(out.path()));
 }
 
-/// README's main command: the whole valid corpus at once must be conformant. Files in different
+/// The whole valid corpus at once must be conformant (CI's validation smoke). Files in different
 /// folders must never be grouped into one send unit, even with equal serials and offices.
 #[test]
-fn readme_main_command_accepts_the_whole_valid_corpus() {
+fn validate_accepts_the_whole_valid_corpus() {
     let o = cpkit(&["validate", golden("valid").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
