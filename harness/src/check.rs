@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use careplan_spec::finding::{Finding, Severity};
 use careplan_spec::units::{UnitReport, check_units};
-use careplan_spec::validate::{FileReport, Options, validate_reader};
+use careplan_spec::validate::{FileReport, Options, validate_bytes, validate_reader};
 
 /// Why a run could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,28 @@ pub struct Run {
 }
 
 impl Run {
+    /// Every finding with where it is (`FILE:LINE:COLUMN` or `unit SERIAL`), files first.
+    pub fn located(&self) -> Vec<(String, &Finding)> {
+        let at = |f: &Finding| {
+            f.location
+                .map(|l| format!(":{}:{}", l.line, l.column))
+                .unwrap_or_default()
+        };
+        self.files
+            .iter()
+            .flat_map(|r| {
+                r.findings
+                    .iter()
+                    .map(move |f| (format!("{}{}", r.path, at(f)), f))
+            })
+            .chain(
+                self.units
+                    .iter()
+                    .flat_map(|u| u.findings.iter().map(|f| (format!("unit {}", u.serial), f))),
+            )
+            .collect()
+    }
+
     /// Every finding: files first, then units.
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.files
@@ -112,6 +134,25 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CheckError> {
         }
     }
     Ok(())
+}
+
+/// Validates files held in memory (name, bytes) and checks their send units: what a receiving
+/// product, or an assertion on exported files, sees.
+pub fn in_memory<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    options: Options,
+) -> Run {
+    let reports: Vec<FileReport> = files
+        .into_iter()
+        .map(|(name, bytes)| validate_bytes(name, name, bytes, options))
+        .collect();
+    let units = check_units(&reports, options);
+    Run {
+        profile: options.profile.name.as_str(),
+        files: reports,
+        units,
+        skipped: Vec::new(),
+    }
 }
 
 /// Validates `paths` and checks their send units.

@@ -28,7 +28,7 @@ use crate::software::operator::{
 };
 use crate::software::persona::{self, Persona};
 use crate::software::rules::round_trip_for;
-use crate::software::state::{DocQuery, Edit, at, records_of_type};
+use crate::software::state::{DocQuery, Edit, records_of_type};
 use crate::software::{ExportRequest, PersonaSoftware, Software, SoftwareError, StoredFile};
 
 /// The system under test: `cpkit run --sut FILE`.
@@ -725,6 +725,20 @@ fn judge_error(step: &Step, result: Result<String, String>) -> Option<CaseOutcom
     }
 }
 
+/// A count against `expect`: the case unchanged when it matches, a failure saying both otherwise.
+fn expect_count(c: CaseOutcome, want: usize, got: usize, what: &str) -> CaseOutcome {
+    if want == got {
+        return c;
+    }
+    let mut failed = with(
+        case(Verdict::Fail, format!("{got} {what}, {want} expected")),
+        Some(format!("{want} {what}")),
+        Some(format!("{got} {what}")),
+    );
+    failed.log = c.log;
+    failed
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text)
 }
@@ -1081,17 +1095,8 @@ impl Ctx<'_> {
                         format!("the product downloaded {} files", files.len()),
                     );
                     c.log = files.iter().map(|f| f.name.clone()).collect();
-                    if let Some(want) = st.expect.as_ref().and_then(|e| e.files)
-                        && want != files.len()
-                    {
-                        c = with(
-                            case(
-                                Verdict::Fail,
-                                format!("{} files downloaded, {want} expected", files.len()),
-                            ),
-                            Some(format!("{want} files")),
-                            Some(format!("{} files", files.len())),
-                        );
+                    if let Some(want) = st.expect.as_ref().and_then(|e| e.files) {
+                        c = expect_count(c, want, files.len(), "files downloaded");
                     }
                     o.unimported.extend(files.iter().cloned());
                     o.last_received = files;
@@ -1168,17 +1173,8 @@ impl Ctx<'_> {
                 Some(format!("{want} items")),
                 Some(format!("{items} items")),
             );
-        } else if let Some(want) = expect.files
-            && want != files.len()
-        {
-            c = with(
-                case(
-                    Verdict::Fail,
-                    format!("{} files fetched, {want} expected", files.len()),
-                ),
-                Some(format!("{want} files")),
-                Some(format!("{} files", files.len())),
-            );
+        } else if let Some(want) = expect.files {
+            c = expect_count(c, want, files.len(), "files fetched");
         }
         if let Some(want) = &expect.message
             && !messages.iter().any(|m| m.contains(want.as_str()))
@@ -1472,40 +1468,26 @@ fn validity(files: &[StoredFile], valid: Option<bool>, rules: &[String]) -> Case
     if files.is_empty() {
         return case(Verdict::Fail, "no files to check");
     }
-    let reports: Vec<_> = files
+    let checked = crate::check::in_memory(
+        files.iter().map(|f| (f.name.as_str(), f.bytes.as_slice())),
+        Options::default(),
+    );
+    let located = checked.located();
+    let findings: Vec<String> = located
         .iter()
-        .map(|f| careplan_spec::validate_bytes(&f.name, &f.name, &f.bytes, Options::default()))
-        .collect();
-    let units = careplan_spec::check_units(&reports, Options::default());
-    let findings: Vec<String> = reports
-        .iter()
-        .flat_map(|r| r.findings.iter().map(move |f| (r.path.clone(), f)))
-        .chain(
-            units
-                .iter()
-                .flat_map(|u| u.findings.iter().map(|f| (format!("unit {}", u.serial), f))),
-        )
-        .map(|(p, f)| {
+        .map(|(at, f)| {
             format!(
-                "{p}{} {}[{}] {}",
-                at(f),
+                "{at} {}[{}] {}",
                 f.severity.label(),
                 f.rule.id(),
                 f.message_en()
             )
         })
         .collect();
-    let errors = reports
+    let errors = checked.count(Severity::Error);
+    let found: Vec<String> = located
         .iter()
-        .flat_map(|r| &r.findings)
-        .chain(units.iter().flat_map(|u| &u.findings))
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let found: Vec<String> = reports
-        .iter()
-        .flat_map(|r| &r.findings)
-        .chain(units.iter().flat_map(|u| &u.findings))
-        .map(|f| f.rule.id().to_owned())
+        .map(|(_, f)| f.rule.id().to_owned())
         .collect();
     let missing: Vec<&String> = rules.iter().filter(|r| !found.contains(r)).collect();
     let mut c = if let Some(v) = valid

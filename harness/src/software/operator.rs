@@ -277,24 +277,15 @@ impl OperatorSut {
         let mut files = Vec::new();
         let mut newest = link.sends_seen;
         let seen = link.sends_seen;
-        link.hub
-            .store
-            .for_each_send(|entry, contents| {
-                if entry.id > seen && entry.from_office == office && entry.state == "sent" {
-                    newest = newest.max(entry.id);
-                    files.extend(contents.iter().map(|(name, bytes)| StoredFile {
-                        name: name.clone(),
-                        bytes: bytes.clone(),
-                    }));
-                }
-                Ok(())
-            })
-            .map_err(|e| {
-                SoftwareError::Failed(format!("failed to read the exchange's sends: {e}"))
-            })?
-            .map_err(|e| {
-                SoftwareError::Failed(format!("failed to read the exchange's sends: {e}"))
-            })?;
+        for_each_send(link, |entry, contents| {
+            if entry.id > seen && entry.from_office == office && entry.state == "sent" {
+                newest = newest.max(entry.id);
+                files.extend(contents.iter().map(|(name, bytes)| StoredFile {
+                    name: name.clone(),
+                    bytes: bytes.clone(),
+                }));
+            }
+        })?;
         link.sends_seen = newest;
         let refusals = Self::audit_since(link, office, |action, status| {
             action.starts_with("POST /v1/") && action.contains("send") && status >= 400
@@ -360,27 +351,35 @@ impl OperatorSut {
             }
         }
         let mut files = Vec::new();
-        link.hub
-            .store
-            .for_each_send(|entry, contents| {
-                for (file, (name, bytes)) in entry.files.iter().zip(contents) {
-                    if wanted.contains(&(entry.id, file.id)) {
-                        files.push(StoredFile {
-                            name: name.clone(),
-                            bytes: bytes.clone(),
-                        });
-                    }
+        for_each_send(link, |entry, contents| {
+            for (file, (name, bytes)) in entry.files.iter().zip(contents) {
+                if wanted.contains(&(entry.id, file.id)) {
+                    files.push(StoredFile {
+                        name: name.clone(),
+                        bytes: bytes.clone(),
+                    });
                 }
-                Ok(())
-            })
-            .map_err(|e| {
-                SoftwareError::Failed(format!("failed to read the exchange's sends: {e}"))
-            })?
-            .map_err(|e| {
-                SoftwareError::Failed(format!("failed to read the exchange's sends: {e}"))
-            })?;
+            }
+        })?;
         Ok(files)
     }
+}
+
+/// Every send the exchange stored, with its files' contents.
+fn for_each_send(
+    link: &ExchangeLink,
+    mut f: impl FnMut(&careplan_mock_server::store::SendEntry, &[(String, Vec<u8>)]),
+) -> Result<(), SoftwareError> {
+    let failed =
+        |e: String| SoftwareError::Failed(format!("failed to read the exchange's sends: {e}"));
+    link.hub
+        .store
+        .for_each_send(|entry, contents| {
+            f(entry, contents);
+            Ok(())
+        })
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))
 }
 
 fn month_text(m: Option<Month>) -> String {

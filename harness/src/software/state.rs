@@ -21,13 +21,6 @@ use super::persona::{Defect, Keying, Persona};
 use super::rules::rules;
 use super::{ExportRequest, ImportReport, Refusal, SoftwareError, StoredFile};
 
-/// `:line:column` of a finding, or nothing.
-pub fn at(f: &careplan_spec::Finding) -> String {
-    f.location
-        .map(|l| format!(":{}:{}", l.line, l.column))
-        .unwrap_or_default()
-}
-
 /// One record: column name → value (empty values left out).
 pub type Record = BTreeMap<String, String>;
 
@@ -419,20 +412,11 @@ impl CareState {
             }
         }
         // The spec core's verdict on the unit: errors refuse it, warnings are reported.
-        let reports: Vec<_> = unit
-            .iter()
-            .map(|f| careplan_spec::validate_bytes(&f.name, &f.name, &f.bytes, Options::default()))
-            .collect();
-        let unit_reports = careplan_spec::check_units(&reports, Options::default());
-        let findings: Vec<_> = reports
-            .iter()
-            .flat_map(|r| r.findings.iter().map(move |f| (r.path.as_str(), f)))
-            .chain(
-                unit_reports
-                    .iter()
-                    .flat_map(|u| u.findings.iter().map(|f| ("unit", f))),
-            )
-            .collect();
+        let checked = crate::check::in_memory(
+            unit.iter().map(|f| (f.name.as_str(), f.bytes.as_slice())),
+            Options::default(),
+        );
+        let findings = checked.located();
         let errors: Vec<_> = findings
             .iter()
             .filter(|(_, f)| f.severity == Severity::Error)
@@ -442,8 +426,7 @@ impl CareState {
                 errors.iter().map(|(_, f)| f.rule.id().to_owned()).collect();
             return Err(refuse(
                 format!(
-                    "{file}{}: {} {}{}",
-                    at(first),
+                    "{file}: {} {}{}",
                     first.rule.id(),
                     first.message_en(),
                     match errors.len() - 1 {
@@ -656,6 +639,27 @@ impl CareState {
                 ))
             })?;
         let kinds: Vec<FileKind> = def.required.iter().chain(&def.optional).copied().collect();
+        // Kinds the same unit has in another version but not in this one (第3表 in V3): held data
+        // of those kinds for this destination would be lost.
+        let missing: BTreeSet<FileKind> = units::definitions()
+            .iter()
+            .filter(|d| d.id == req.unit)
+            .flat_map(|d| d.required.iter().chain(&d.optional))
+            .filter(|k| !kinds.contains(k))
+            .copied()
+            .collect();
+        if let Some(lost) = self
+            .docs
+            .values()
+            .find(|d| missing.contains(&d.id.kind) && d.id.partner == req.to.as_str())
+        {
+            return Err(SoftwareError::Refused(format!(
+                "{version} has no {} ({}): writing the {} unit would lose it",
+                lost.id.kind,
+                lost.id.kind.info().title_ja,
+                req.unit
+            )));
+        }
         let month_text = req
             .month
             .map(|m| format!("{:04}{:02}", m.year(), m.month()));
