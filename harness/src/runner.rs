@@ -245,6 +245,14 @@ impl OfficeRun {
     }
 }
 
+/// What a `list` or `fetch` saw: the items new on the terminal, their files and messages.
+#[derive(Default)]
+struct Inbox {
+    items: usize,
+    files: Vec<StoredFile>,
+    messages: Vec<String>,
+}
+
 /// The scenario's clock for file contents and serials.
 struct Clock {
     today: time::Date,
@@ -323,12 +331,17 @@ fn software_for(
         if let Some(sut) = sut {
             let dir = work.join(format!("sut-{}", spec.id));
             let operator = |c: &Option<OperatorConfig>| {
-                c.clone().unwrap_or(OperatorConfig {
+                let mut c = c.clone().unwrap_or(OperatorConfig {
                     dir: None,
                     timeout_seconds: 900,
                     client_version: "1.2.0".to_owned(),
-                    terminal: None,
-                })
+                });
+                // A folder given in the configuration holds one folder per scenario and office.
+                c.dir = c.dir.map(|d| {
+                    d.join(work.file_name().unwrap_or_default())
+                        .join(format!("sut-{}", spec.id))
+                });
+                c
             };
             let software: Box<dyn Software> = match sut.adapter.as_str() {
                 "folder" => Box::new(
@@ -911,14 +924,22 @@ impl Ctx<'_> {
                 .map(|f| f.iter().map(|f| f.name.clone()).collect())
                 .unwrap_or_default();
             o.self_sent = Some(r.as_ref().map(|_| names.join(", ")).map_err(Clone::clone));
-            let files = r.unwrap_or_default();
-            o.last_export = files.clone();
             o.pending.clear();
+            let Ok(files) = r else {
+                return case(
+                    Verdict::Pass,
+                    "the product's export or send was refused: the next send step judges it",
+                );
+            };
             let mut c = case(
                 Verdict::Pass,
                 format!("the product exported and sent {} files itself", files.len()),
             );
             c.log = names;
+            if let Some(want) = st.expect.as_ref().and_then(|e| e.files) {
+                c = expect_count(c, want, files.len(), "files exported");
+            }
+            o.last_export = files;
             return c;
         }
         let names = r
@@ -960,7 +981,7 @@ impl Ctx<'_> {
             let Some(result) = offices[from].self_sent.take() else {
                 return case(
                     Verdict::Error,
-                    "the product sends by itself: an export step must come first",
+                    "the product sends by itself, and no export step before this one finished",
                 );
             };
             if result.is_ok() {
@@ -1070,85 +1091,73 @@ impl Ctx<'_> {
     }
 
     async fn receive(&mut self, o: &mut OfficeRun, st: &Step) -> CaseOutcome {
-        if o.software.sends_itself() {
-            if st.action == Action::List {
+        let fetch = st.action == Action::Fetch;
+        let terminal = o.terminal(st);
+        // The new items, or the refusal's text and whether the kit is to blame.
+        let got: Result<Inbox, (String, bool)> = if o.software.sends_itself() {
+            if !fetch {
                 return case(
                     Verdict::NotApplicable,
                     "the product lists its inbox itself; the kit sees its downloads only",
                 );
             }
-            let result =
-                tokio::task::block_in_place(|| o.software.receive()).unwrap_or(Ok(Vec::new()));
-            return match software_result(result) {
-                Err(kit) => case(Verdict::Error, kit),
-                Ok(r) => {
-                    let names = r
-                        .as_ref()
-                        .map(|f| format!("{} files", f.len()))
-                        .map_err(Clone::clone);
-                    if let Some(c) = judge_error(st, names) {
-                        return c;
-                    }
-                    let files = r.unwrap_or_default();
-                    let mut c = case(
-                        Verdict::Pass,
-                        format!("the product downloaded {} files", files.len()),
-                    );
-                    c.log = files.iter().map(|f| f.name.clone()).collect();
-                    if let Some(want) = st.expect.as_ref().and_then(|e| e.files) {
-                        c = expect_count(c, want, files.len(), "files downloaded");
-                    }
-                    o.unimported.extend(files.iter().cloned());
-                    o.last_received = files;
-                    c
-                }
-            };
-        }
-        let terminal = o.terminal(st);
-        let url = self.url.clone();
-        let fetch = st.action == Action::Fetch;
-        let mut messages: Vec<String> = Vec::new();
-        let mut seen = o.seen.get(&terminal).cloned().unwrap_or_default();
-        let result: Result<(usize, Vec<StoredFile>), ClientError> = async {
-            let client = o.client(&url, &terminal).await?;
-            let mut items = client.inbox().await?;
-            // The inbox keeps its history; a step is about the items new on this terminal.
-            items.retain(|i| seen.insert(i.id));
-            messages = items
-                .iter()
-                .map(|i| i.message.clone())
-                .filter(|m| !m.is_empty())
-                .collect();
-            let mut files = Vec::new();
-            if fetch {
-                for item in &items {
-                    for f in &item.files {
-                        let bytes = client.download(item.id, f.id).await?;
-                        files.push(StoredFile {
-                            name: f.name.clone(),
-                            bytes,
-                        });
-                    }
-                }
+            match tokio::task::block_in_place(|| o.software.receive()) {
+                None => Ok(Inbox::default()),
+                Some(Ok(r)) => Ok(Inbox {
+                    items: r.messages.len(),
+                    files: r.files,
+                    messages: r.messages,
+                }),
+                Some(Err(SoftwareError::Refused(m))) => Err((m, false)),
+                Some(Err(SoftwareError::Failed(m))) => return case(Verdict::Error, m),
             }
-            Ok((items.len(), files))
-        }
-        .await;
-        let kit = result.as_ref().err().is_some_and(kit_side);
-        let result = result.map_err(|e| error_text(&e));
-        if result.is_ok() && fetch {
-            o.seen.insert(terminal.clone(), seen);
-        }
-        if let Some(c) = judge_error(
-            st,
-            result
-                .as_ref()
-                .map(|(n, _)| format!("{n} items"))
-                .map_err(Clone::clone),
-        ) {
+        } else {
+            let url = self.url.clone();
+            let mut seen = o.seen.get(&terminal).cloned().unwrap_or_default();
+            let result: Result<Inbox, ClientError> = async {
+                let client = o.client(&url, &terminal).await?;
+                let mut items = client.inbox().await?;
+                // The inbox keeps its history; a step is about the items new on this terminal.
+                items.retain(|i| seen.insert(i.id));
+                let messages = items.iter().map(|i| i.message.clone()).collect();
+                let mut files = Vec::new();
+                if fetch {
+                    for item in &items {
+                        for f in &item.files {
+                            let bytes = client.download(item.id, f.id).await?;
+                            files.push(StoredFile {
+                                name: f.name.clone(),
+                                bytes,
+                            });
+                        }
+                    }
+                }
+                Ok(Inbox {
+                    items: items.len(),
+                    files,
+                    messages,
+                })
+            }
+            .await;
+            if result.is_ok() && fetch {
+                o.seen.insert(terminal.clone(), seen);
+            }
+            result.map_err(|e| (error_text(&e), kit_side(&e)))
+        };
+        let kit = got.as_ref().err().is_some_and(|(_, kit)| *kit);
+        let judged = got
+            .as_ref()
+            .map(|i| format!("{} items", i.items))
+            .map_err(|(text, _)| text.clone());
+        if let Some(c) = judge_error(st, judged) {
             return blame_kit(c, kit, st);
         }
-        let (items, files) = result.unwrap_or_default();
+        let Inbox {
+            items,
+            files,
+            messages,
+        } = got.unwrap_or_default();
+        let messages: Vec<String> = messages.into_iter().filter(|m| !m.is_empty()).collect();
         let mut c = case(
             Verdict::Pass,
             if fetch {
@@ -1162,18 +1171,12 @@ impl Ctx<'_> {
         );
         c.log = files.iter().map(|f| f.name.clone()).collect();
         let expect = st.expect.clone().unwrap_or_default();
-        if let Some(want) = expect.items
-            && want != items
+        if let Some(want) = expect.items {
+            c = expect_count(c, want, items, "new items");
+        }
+        if c.verdict == Verdict::Pass
+            && let Some(want) = expect.files
         {
-            c = with(
-                case(
-                    Verdict::Fail,
-                    format!("{items} items on {terminal}, {want} expected"),
-                ),
-                Some(format!("{want} items")),
-                Some(format!("{items} items")),
-            );
-        } else if let Some(want) = expect.files {
             c = expect_count(c, want, files.len(), "files fetched");
         }
         if let Some(want) = &expect.message
@@ -1307,7 +1310,7 @@ impl Ctx<'_> {
         match o.software.edit(&edit) {
             None => case(
                 Verdict::NotApplicable,
-                "the kit cannot change a product's data; its operator makes this change by hand",
+                "the kit cannot change this product's data through command lines: give it the changed data with a load step, or drive it with the folder adapter",
             ),
             Some(r) => match software_result(r) {
                 Err(kit) => case(Verdict::Error, kit),

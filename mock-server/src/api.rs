@@ -71,6 +71,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(ErrorBody { error: &e })).into_response();
         note.code = Some(e.code.as_str());
         note.detail = Some(serde_json::json!({
+            "message_ja": e.message_ja,
             "message_en": e.message_en,
             "file": e.file,
         }));

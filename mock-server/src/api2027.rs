@@ -278,6 +278,7 @@ impl IntoResponse for Refusal {
         note.code = Some(e.code.as_str());
         note.detail = Some(serde_json::json!({
             "kind": if system.is_some() { "system" } else { "business" },
+            "message_ja": e.message_ja,
             "message_en": e.message_en,
             "file": e.file,
         }));

@@ -92,7 +92,7 @@ fn substitute(arg: &str, vars: &[(&str, String)]) -> String {
 
 /// The rule IDs of the catalogue a product's output names (a persona run as a SUT names them;
 /// a vendor's product usually does not).
-fn rules_named(text: &str) -> Vec<String> {
+pub(crate) fn rules_named(text: &str) -> Vec<String> {
     let mut out: Vec<String> = text
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| careplan_spec::RuleId::from_id(w).is_some())
@@ -189,7 +189,7 @@ impl CommandSut {
         }
         let mut output = format!("$ {}\n{said}", argv.join(" "));
         if !status.success() {
-            output.push_str(&format!("(exit status {status})\n"));
+            output.push_str(&format!("({status})\n"));
         }
         Ok(Ran {
             ok: status.success(),

@@ -23,6 +23,14 @@ pub struct StoredFile {
     pub bytes: Vec<u8>,
 }
 
+/// What a product that receives by itself downloaded.
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    pub files: Vec<StoredFile>,
+    /// The messages of the items the files belong to.
+    pub messages: Vec<String>,
+}
+
 /// What to export: one send unit (one per month when several months are held) for a destination.
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
@@ -88,8 +96,9 @@ pub trait Software {
     fn sends_itself(&self) -> bool {
         false
     }
-    /// Receives by itself and returns what it downloaded; `None` when the kit fetches for it.
-    fn receive(&mut self) -> Option<Result<Vec<StoredFile>, SoftwareError>> {
+    /// Receives by itself and returns what it downloaded with the messages of those items;
+    /// `None` when the kit fetches for it.
+    fn receive(&mut self) -> Option<Result<Received, SoftwareError>> {
         None
     }
     /// Changes the office's own data, when the kit can (personas only: a SUT's data is changed by

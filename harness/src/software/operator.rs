@@ -7,10 +7,10 @@
 //! message, when the product would not do it). Exported files go to `out/`.
 //!
 //! With `folder`, files travel through those folders. With `exchange`, the product talks to the
-//! mock exchange itself with its own certificate and KJ ID (given in `REQUEST.toml` and in
-//! `<dir>/certs/`): an export is the product's own send, which the kit reads back from the
-//! exchange's store, and a fetch is the product's own download, which the kit reads back from the
-//! exchange's audit log.
+//! mock exchange itself with its own certificate and KJ ID (given in `REQUEST.toml`; the
+//! certificate folder is `certs/` in the office's work folder): an export is the product's own
+//! send, which the kit reads back from the exchange's store, and a fetch is the product's own
+//! download, which the kit reads back from the exchange's audit log.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,11 +34,10 @@ pub struct OperatorConfig {
     /// How long to wait for the operator at each step.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// folder: the exchange client version the kit reports when it sends for the product (with
+    /// `exchange` the product's own client reports its version).
     #[serde(default = "default_client")]
     pub client_version: String,
-    /// exchange: the terminal name the product's client uses (for reading its downloads back).
-    #[serde(default)]
-    pub terminal: Option<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -76,6 +75,24 @@ pub struct Request {
     /// exchange: how the product reaches the mock exchange.
     #[serde(default)]
     pub exchange: Option<ExchangeAccess>,
+    /// edit: the change to make.
+    #[serde(default)]
+    pub edit: Option<EditRequest>,
+}
+
+/// A change of the office's own data (`edit` steps).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EditRequest {
+    pub kind: String,
+    /// `保険者番号/被保険者番号`, or empty for every user.
+    pub user: String,
+    /// Records whose columns have these values.
+    #[serde(rename = "where")]
+    pub matching: std::collections::BTreeMap<String, String>,
+    /// Columns to set.
+    pub set: std::collections::BTreeMap<String, String>,
+    /// Remove the matching records instead.
+    pub remove: bool,
 }
 
 /// The product's access to the mock exchange.
@@ -93,8 +110,9 @@ pub struct ExchangeAccess {
 pub struct ExchangeLink {
     pub hub: Arc<Hub>,
     pub access: ExchangeAccess,
-    /// Audit rows and sends already seen.
-    audit_seen: i64,
+    /// Audit rows already read for refused sends and for downloads, and sends already read.
+    refusals_seen: i64,
+    downloads_seen: i64,
     sends_seen: i64,
 }
 
@@ -103,7 +121,8 @@ impl ExchangeLink {
         Self {
             hub,
             access,
-            audit_seen: 0,
+            refusals_seen: 0,
+            downloads_seen: 0,
             sends_seen: 0,
         }
     }
@@ -287,9 +306,11 @@ impl OperatorSut {
             }
         })?;
         link.sends_seen = newest;
-        let refusals = Self::audit_since(link, office, |action, status| {
+        let mut cursor = link.refusals_seen;
+        let refusals = Self::audit_since(link, &mut cursor, office, |action, status| {
             action.starts_with("POST /v1/") && action.contains("send") && status >= 400
         })?;
+        link.refusals_seen = cursor;
         if files.is_empty() {
             return Err(SoftwareError::Refused(match refusals.last() {
                 Some(r) => r.clone(),
@@ -302,46 +323,53 @@ impl OperatorSut {
 
     /// Audit rows of the office since the last look that match, as text (code and detail).
     fn audit_since(
-        link: &mut ExchangeLink,
+        link: &ExchangeLink,
+        cursor: &mut i64,
         office: &str,
         wanted: impl Fn(&str, u16) -> bool,
     ) -> Result<Vec<String>, SoftwareError> {
-        let rows = link
-            .hub
-            .store
-            .audit_rows(link.audit_seen, 100_000)
-            .map_err(|e| {
-                SoftwareError::Failed(format!("failed to read the exchange's audit log: {e}"))
-            })?;
+        let rows = link.hub.store.audit_rows(*cursor, 100_000).map_err(|e| {
+            SoftwareError::Failed(format!("failed to read the exchange's audit log: {e}"))
+        })?;
         let mut out = Vec::new();
         for r in rows {
-            link.audit_seen = link.audit_seen.max(r.seq);
+            *cursor = (*cursor).max(r.seq);
             if r.office.as_deref() == Some(office) && wanted(&r.action, r.status) {
+                // Code, then the messages as the client showed them, then the request.
+                let d = r.detail.unwrap_or_default();
+                let text = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
                 out.push(format!(
-                    "{} {} {}",
-                    r.action,
+                    "{} {} {} ({})",
                     r.code.unwrap_or_default(),
-                    r.detail.map(|d| d.to_string()).unwrap_or_default()
+                    text("message_ja"),
+                    text("message_en"),
+                    r.action
                 ));
             }
         }
         Ok(out)
     }
 
-    /// The files the product downloaded since the last look (exchange adapter).
+    /// The files the product downloaded since the last look (exchange adapter), with the
+    /// messages of the items they belong to.
     fn read_back_downloads(
         link: &mut ExchangeLink,
         office: &str,
-    ) -> Result<Vec<StoredFile>, SoftwareError> {
+    ) -> Result<(Vec<StoredFile>, Vec<String>), SoftwareError> {
         // Audit rows are written just after each answer.
         std::thread::sleep(Duration::from_millis(300));
-        let downloads = Self::audit_since(link, office, |action, status| {
+        let mut cursor = link.downloads_seen;
+        let downloads = Self::audit_since(link, &mut cursor, office, |action, status| {
             action.starts_with("GET /v1/inbox/") && action.contains("/files/") && status == 200
         })?;
+        link.downloads_seen = cursor;
         let mut wanted: Vec<(i64, i64)> = Vec::new();
         for d in &downloads {
-            // GET /v1/inbox/{send}/files/{file}
-            let path = d.split_whitespace().nth(1).unwrap_or("");
+            // "… (GET /v1/inbox/{send}/files/{file})"
+            let path = d
+                .rsplit_once("(GET ")
+                .map(|(_, p)| p.trim_end_matches(')'))
+                .unwrap_or("");
             let parts: Vec<&str> = path.split('/').collect();
             if let (Some(s), Some(f)) = (parts.get(3), parts.get(5))
                 && let (Ok(s), Ok(f)) = (s.parse(), f.parse())
@@ -351,7 +379,11 @@ impl OperatorSut {
             }
         }
         let mut files = Vec::new();
+        let mut messages = Vec::new();
         for_each_send(link, |entry, contents| {
+            if wanted.iter().any(|(s, _)| *s == entry.id) {
+                messages.push(entry.message.clone());
+            }
             for (file, (name, bytes)) in entry.files.iter().zip(contents) {
                 if wanted.contains(&(entry.id, file.id)) {
                     files.push(StoredFile {
@@ -361,7 +393,7 @@ impl OperatorSut {
                 }
             }
         })?;
-        Ok(files)
+        Ok((files, messages))
     }
 }
 
@@ -435,12 +467,12 @@ impl Software for OperatorSut {
             (_, Answer::Refused(t)) => ImportReport {
                 refused: vec![Refusal {
                     files: names,
+                    rules: super::command::rules_named(&t),
                     reason: if t.is_empty() {
                         "the product refused the import".to_owned()
                     } else {
                         t
                     },
-                    rules: Vec::new(),
                 }],
                 ..ImportReport::default()
             },
@@ -510,7 +542,7 @@ impl Software for OperatorSut {
         matches!(self.channel, Channel::Exchange(_))
     }
 
-    fn receive(&mut self) -> Option<Result<Vec<StoredFile>, SoftwareError>> {
+    fn receive(&mut self) -> Option<Result<super::Received, SoftwareError>> {
         if !self.sends_itself() {
             return None;
         }
@@ -524,14 +556,48 @@ impl Software for OperatorSut {
             Err(e) => Err(e),
             Ok((_, Answer::Refused(t))) => Err(SoftwareError::Refused(t)),
             Ok((_, Answer::Done(_))) => match &mut self.channel {
-                Channel::Exchange(link) => Self::read_back_downloads(link, &office),
-                Channel::Folder => Ok(Vec::new()),
+                Channel::Exchange(link) => Self::read_back_downloads(link, &office)
+                    .map(|(files, messages)| super::Received { files, messages }),
+                Channel::Folder => Ok(super::Received::default()),
             },
         })
     }
 
-    fn edit(&mut self, _edit: &super::state::Edit) -> Option<Result<String, SoftwareError>> {
-        None
+    fn edit(&mut self, edit: &super::state::Edit) -> Option<Result<String, SoftwareError>> {
+        let fmt = |m: &std::collections::BTreeMap<String, String>| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(";")
+        };
+        let mut r = self.request(
+            "edit",
+            format!(
+                "change the office's own {} data{}: {}",
+                edit.kind,
+                edit.user
+                    .as_ref()
+                    .map(|u| format!(" of user {u}"))
+                    .unwrap_or_default(),
+                if edit.remove {
+                    format!("remove the records where {}", fmt(&edit.matching))
+                } else {
+                    format!("set {} where {}", fmt(&edit.set), fmt(&edit.matching))
+                }
+            ),
+        );
+        r.edit = Some(EditRequest {
+            kind: edit.kind.prefix().to_owned(),
+            user: edit.user.clone().unwrap_or_default(),
+            matching: edit.matching.clone(),
+            set: edit.set.clone(),
+            remove: edit.remove,
+        });
+        Some(match self.ask(&r, &[]) {
+            Err(e) => Err(e),
+            Ok((_, Answer::Done(t))) => Ok(t),
+            Ok((_, Answer::Refused(t))) => Err(SoftwareError::Refused(t)),
+        })
     }
 
     fn state(&self) -> Option<&CareState> {

@@ -422,17 +422,16 @@ pub fn persona_command(args: PersonaArgs) -> Result<ExitCode> {
     };
     let mut software = PersonaSoftware { persona: p, state };
     let before = software.state.journal.len();
+    let mut refused_units = 0;
     let result = match action {
         PersonaAction::Load { dir } => software.load(&read_dir_files(&dir)?).map(|m| vec![m]),
+        // The journal (printed below) already holds each refusal.
         PersonaAction::Import { dir } => software.import(&read_dir_files(&dir)?).map(|r| {
-            let mut lines: Vec<String> = r
-                .refused
-                .iter()
-                .map(|x| format!("refused {}: {}", x.files.join(", "), x.reason))
-                .collect();
-            lines.extend(r.warnings.iter().map(|w| format!("warning: {w}")));
-            if !r.refused.is_empty() {
-                lines.push(format!("{} units refused", r.refused.len()));
+            refused_units = r.refused.len();
+            let mut lines: Vec<String> =
+                r.warnings.iter().map(|w| format!("warning: {w}")).collect();
+            if refused_units > 0 {
+                lines.push(format!("{refused_units} units refused"));
             }
             lines
         }),
@@ -494,7 +493,7 @@ pub fn persona_command(args: PersonaArgs) -> Result<ExitCode> {
                 println!("{l}");
             }
             // A refused unit is a failed import, as a product would report it.
-            Ok(if lines.iter().any(|l| l.starts_with("refused ")) {
+            Ok(if refused_units > 0 {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
