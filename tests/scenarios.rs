@@ -487,33 +487,33 @@ fn main() {
             Trial::test(name, move || run_scenario(&f))
         })
         .collect();
-    trials.push(Trial::test(
-        "sut::command_from_a_persona_passes",
-        sut_from_persona_passes,
-    ));
-    trials.push(Trial::test(
-        "sut::broken_product_fails_with_a_cell_diff",
-        broken_sut_fails_with_a_cell_diff,
-    ));
-    trials.push(Trial::test(
-        "sut::folder_adapter_with_an_operator",
-        folder_adapter_passes,
-    ));
-    trials.push(Trial::test(
-        "sut::exchange_adapter_with_an_operator",
-        exchange_adapter_passes,
-    ));
-    trials.push(Trial::test(
-        "run::without_arguments_writes_every_report",
-        default_run_writes_every_report,
-    ));
-    trials.push(Trial::test(
-        "run::junit_of_the_builtin_suite",
-        junit_of_the_suite_is_a_snapshot,
-    ));
-    trials.push(Trial::test(
-        "lint::points_at_the_line",
-        lint_points_at_the_line,
-    ));
+    let checks: [(&str, fn() -> Result<(), Failed>); 7] = [
+        (
+            "sut::command_from_a_persona_passes",
+            sut_from_persona_passes,
+        ),
+        (
+            "sut::broken_product_fails_with_a_cell_diff",
+            broken_sut_fails_with_a_cell_diff,
+        ),
+        (
+            "sut::folder_adapter_with_an_operator",
+            folder_adapter_passes,
+        ),
+        (
+            "sut::exchange_adapter_with_an_operator",
+            exchange_adapter_passes,
+        ),
+        (
+            "run::without_arguments_writes_every_report",
+            default_run_writes_every_report,
+        ),
+        (
+            "run::junit_of_the_builtin_suite",
+            junit_of_the_suite_is_a_snapshot,
+        ),
+        ("lint::points_at_the_line", lint_points_at_the_line),
+    ];
+    trials.extend(checks.map(|(name, check)| Trial::test(name, check)));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -804,7 +804,10 @@ impl CareState {
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of one file name and its records"
+    )]
     fn write_kind(
         &self,
         kind: FileKind,
