@@ -472,6 +472,9 @@ fn exchange_adapter_passes() -> Result<(), Failed> {
     operator_adapter_passes("scenarios/sut/exchange-operator.toml", "sut-exchange")
 }
 
+/// One named check of this file.
+type Check = fn() -> Result<(), Failed>;
+
 fn main() {
     let args = Arguments::from_args();
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
@@ -487,7 +490,7 @@ fn main() {
             Trial::test(name, move || run_scenario(&f))
         })
         .collect();
-    let checks: [(&str, fn() -> Result<(), Failed>); 7] = [
+    let checks: [(&str, Check); 7] = [
         (
             "sut::command_from_a_persona_passes",
             sut_from_persona_passes,
