@@ -27,7 +27,7 @@ use crate::software::operator::{
     Channel, ExchangeAccess, ExchangeLink, OperatorConfig, OperatorSut,
 };
 use crate::software::persona::{self, Persona};
-use crate::software::rules::round_trip_for;
+use crate::software::rules::{round_trip_for, rules};
 use crate::software::state::{DocQuery, Edit, records_of_type};
 use crate::software::{ExportRequest, PersonaSoftware, Software, SoftwareError, StoredFile};
 
@@ -1542,7 +1542,10 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
         let Ok(t) = careplan_spec::table::Table::read(&f.name, &f.bytes) else {
             continue;
         };
-        let Some(r) = round_trip_for(t.name.kind) else {
+        let (Some(r), Some(cols)) = (
+            round_trip_for(t.name.kind),
+            rules().provider.get(&t.name.kind),
+        ) else {
             continue;
         };
         rule = Some(r);
@@ -1553,11 +1556,12 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
             .map(|s| s.as_str().to_owned());
         for rec in &t.records {
             let get = |c: &str| t.value(rec, c).unwrap_or("").to_owned();
-            if get("サービス事業者コード") != own {
+            // The office's own records of the addressed type (the 6表 carries every service).
+            if get(&cols.office) != own {
                 continue;
             }
-            if let Some(w) = &want_type
-                && !get("サービスコード").starts_with(w.as_str())
+            if let (Some(w), Some(code)) = (&want_type, &cols.service_code)
+                && !get(code).starts_with(w.as_str())
             {
                 continue;
             }
@@ -1597,7 +1601,7 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
             format!("the office's last export holds no {}", rule.exported),
         );
     }
-    let diff = compare(&imported, &exported, rule.exported);
+    let diff = compare(&imported, &exported, rule.exported, &rule.pair_by);
     let subject = format!(
         "{} → {} ({own})",
         imported.first().map(|i| i.0.as_str()).unwrap_or(""),
@@ -1637,18 +1641,12 @@ fn compare(
     imported: &[(String, BTreeMap<String, String>)],
     exported: &[(String, BTreeMap<String, String>)],
     kind: FileKind,
+    pair_by: &[String],
 ) -> CsvDiff {
-    const IDENTITY: [&str; 5] = [
-        "保険者番号",
-        "被保険者番号",
-        "対象年月",
-        "サービス利用日",
-        "サービスコード",
-    ];
     let identity = |r: &BTreeMap<String, String>| -> String {
-        IDENTITY
+        pair_by
             .iter()
-            .filter_map(|c| r.get(*c).map(String::as_str))
+            .filter_map(|c| r.get(c).map(String::as_str))
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -1706,6 +1704,18 @@ fn compare(
 mod tests {
     use super::*;
 
+    fn pair_by() -> Vec<String> {
+        [
+            "保険者番号",
+            "被保険者番号",
+            "対象年月",
+            "サービス利用日",
+            "サービスコード",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
     fn rec(pairs: &[(&str, &str)]) -> (String, BTreeMap<String, String>) {
         (
             "f".to_owned(),
@@ -1729,7 +1739,7 @@ mod tests {
             ("サービス開始時刻", "1030"),
         ]);
         let c = rec(&[("被保険者番号", "2"), ("サービス利用日", "20250502")]);
-        let d = compare(&[a.clone(), c.clone()], &[b], FileKind::UpJsk);
+        let d = compare(&[a.clone(), c.clone()], &[b], FileKind::UpJsk, &pair_by());
         assert_eq!(d.cells.len(), 1, "{d:?}");
         assert_eq!(d.cells[0].field, "サービス開始時刻");
         assert_eq!(d.cells[0].column, 12);
@@ -1742,7 +1752,8 @@ mod tests {
             compare(
                 std::slice::from_ref(&a),
                 std::slice::from_ref(&a),
-                FileKind::UpJsk
+                FileKind::UpJsk,
+                &pair_by()
             )
             .is_empty()
         );

@@ -35,6 +35,8 @@ pub struct RoundTrip {
     pub imported: FileKind,
     pub exported: FileKind,
     pub fields: Vec<String>,
+    /// The fields that pair an imported record with an exported one (a subset of `fields`).
+    pub pair_by: Vec<String>,
     pub src: String,
 }
 
@@ -92,6 +94,13 @@ mod tests {
                 for f in &t.fields {
                     assert!(view.col(f).is_some(), "{kind}: {f}");
                 }
+                for f in &t.pair_by {
+                    assert!(t.fields.contains(f), "{kind}: pair_by {f} is not compared");
+                }
+                assert!(
+                    rules().provider.contains_key(&t.imported),
+                    "{kind}: no provider columns"
+                );
             }
         }
         for (kind, d) in &r.deletes {

@@ -146,9 +146,14 @@ fn images_named(d: &Doc) -> BTreeSet<String> {
         .collect()
 }
 
-/// Whether a 7表 summary row (office 9999999999, codes …AAAA / 999999).
+/// Whether a 7表 subtotal or total row (…AAAA / EEEE / ZZZZ, 999999: the spec core's codes).
 fn is_summary(kind: FileKind, record: &Record) -> bool {
-    record_provider(kind, record).is_some_and(|(office, _)| office == "9999999999")
+    rules()
+        .provider
+        .get(&kind)
+        .and_then(|c| c.service_code.as_ref())
+        .and_then(|c| record.get(c))
+        .is_some_and(|code| careplan_spec::validate::field::is_summary_code(code))
 }
 
 fn to_records(t: &Table) -> Vec<Record> {
