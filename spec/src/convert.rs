@@ -161,7 +161,7 @@ fn office_types(unit: &[Parsed], office: &str) -> BTreeMap<ServiceTypeCode, BTre
                     if provider != Some(office) || code.len() < 2 || is_summary_code(code) {
                         continue;
                     }
-                    ServiceTypeCode::parse(&code[..2])
+                    ServiceTypeCode::of_service_code(code)
                 }
                 FileKind::DltJsk => {
                     value(view, record, "サービス種類コード").and_then(ServiceTypeCode::parse)

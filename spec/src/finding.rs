@@ -71,6 +71,41 @@ pub struct FieldRef {
     pub name: String,
 }
 
+/// Most characters of the offending value a finding quotes; a longer value is cut (see [`quote`]).
+pub const QUOTE_MAX_CHARS: usize = 120;
+/// Most characters of any other message argument (code lists, keys, names).
+pub const ARG_MAX_CHARS: usize = 512;
+
+/// `text` as a finding quotes it: unchanged up to `max` characters; a longer text keeps its
+/// first `max` − 40 characters, followed by its length and a hash of the part left out, so that a
+/// report stays small whatever the input and two long values can still be told apart.
+///
+/// The hash is FNV-1a (64 bit): an identifier for comparing reports, not a security property.
+pub fn quote(text: &str, max: usize) -> String {
+    if text.len() <= max || text.chars().nth(max).is_none() {
+        return text.to_owned();
+    }
+    let keep = text
+        .char_indices()
+        .nth(max.saturating_sub(40))
+        .map_or(text.len(), |(i, _)| i);
+    let total = text.chars().count();
+    format!(
+        "{}… [{total} chars; rest fnv1a:{:016x}]",
+        &text[..keep],
+        fnv1a(&text.as_bytes()[keep..])
+    )
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -121,15 +156,18 @@ impl Finding {
         self
     }
 
-    pub fn value(mut self, value: impl Into<String>) -> Self {
-        let value = value.into();
+    /// The offending value, at most [`QUOTE_MAX_CHARS`] characters of it (see [`quote`]).
+    pub fn value(mut self, value: impl AsRef<str>) -> Self {
+        let value = quote(value.as_ref(), QUOTE_MAX_CHARS);
         self.args.push(("value", value.clone()));
         self.value = Some(value);
         self
     }
 
+    /// A message argument, at most [`ARG_MAX_CHARS`] characters of it (see [`quote`]).
     pub fn arg(mut self, key: &'static str, value: impl ToString) -> Self {
-        self.args.push((key, value.to_string()));
+        self.args
+            .push((key, quote(&value.to_string(), ARG_MAX_CHARS)));
         self
     }
 

@@ -35,8 +35,8 @@ pub const GRAND_TOTAL_CODE: &str = "999999";
 pub fn is_summary_code(code: &str) -> bool {
     code == GRAND_TOTAL_CODE
         || (code.len() == 6
-            && ServiceTypeCode::parse(&code[..2]).is_some()
-            && SUMMARY_SUFFIXES.contains(&&code[2..]))
+            && ServiceTypeCode::of_service_code(code).is_some()
+            && code.get(2..).is_some_and(|s| SUMMARY_SUFFIXES.contains(&s)))
 }
 
 fn is_service_code(v: &str) -> bool {

@@ -30,6 +30,11 @@ use crate::units;
 use crate::version::{CsvVersion, SpecVersion, VersionStatus};
 use field::{FieldCheck, GRAND_TOTAL_CODE, is_summary_code};
 
+/// Longest value kept as part of a key (the longest key values of the standard are 10 characters).
+const MAX_KEY_PART_BYTES: usize = 32;
+/// Most distinct CSVバージョン values remembered per file.
+const MAX_SEEN_VERSIONS: usize = 16;
+
 /// How validation is run.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -134,18 +139,31 @@ impl Sink {
         }
     }
 
-    pub(crate) fn push(&mut self, mut f: Finding) {
-        let n = self.counts.entry(f.rule).or_insert(0);
+    /// Counts one finding of `rule`; true when it is still under the per-rule cap and should be
+    /// built and [`Sink::store`]d. Hot paths ask before building a finding.
+    pub(crate) fn admit(&mut self, rule: RuleId) -> bool {
+        let n = self.counts.entry(rule).or_insert(0);
         *n += 1;
         if *n > self.options.max_findings_per_rule {
-            *self.suppressed.entry(f.rule).or_insert(0) += 1;
-            return;
+            *self.suppressed.entry(rule).or_insert(0) += 1;
+            return false;
         }
+        true
+    }
+
+    /// Keeps an admitted finding: applies the profile's severity and attaches the file.
+    pub(crate) fn store(&mut self, mut f: Finding) {
         f.severity = self.options.profile.severity(f.rule);
         if f.file.is_none() && !self.path.is_empty() {
             f.file = Some(self.path.clone());
         }
         self.findings.push(f);
+    }
+
+    pub(crate) fn push(&mut self, f: Finding) {
+        if self.admit(f.rule) {
+            self.store(f);
+        }
     }
 }
 
@@ -174,41 +192,59 @@ fn hex(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-/// Location of byte `offset` inside `field` (counting line breaks and double-byte characters).
-fn locate(field: &RawField, offset: usize) -> Location {
-    let mut line = field.start.line;
-    let mut column = field.start.column + u32::from(field.quoted);
-    let mut i = 0;
-    let bytes = &field.bytes;
-    while i < offset.min(bytes.len()) {
-        match bytes[i] {
-            b'\n' => {
-                line += 1;
-                column = 1;
-                i += 1;
-            }
-            b'\r' if bytes.get(i + 1) != Some(&b'\n') => {
-                line += 1;
-                column = 1;
-                i += 1;
-            }
-            b'\r' => i += 1,
-            b if ms932::is_lead(b) && bytes.get(i + 1).is_some_and(|&t| ms932::is_trail(t)) => {
-                column += 1;
-                i += 2;
-            }
-            _ => {
-                column += 1;
-                i += 1;
-            }
+/// Locations of byte offsets inside one field, found in one pass: offsets must be asked in
+/// increasing order, so locating every character of a field costs time linear in its length.
+struct Locator<'a> {
+    field: &'a RawField,
+    i: usize,
+    line: u32,
+    column: u32,
+}
+
+impl<'a> Locator<'a> {
+    fn new(field: &'a RawField) -> Self {
+        Self {
+            field,
+            i: 0,
+            line: field.start.line,
+            column: field.start.column + u32::from(field.quoted),
         }
     }
-    // The offset in the file is approximate for quoted fields with doubled quotes; line and column
-    // are exact.
-    Location {
-        line,
-        column,
-        offset: field.start.offset + u64::from(field.quoted) + offset as u64,
+
+    /// Location of byte `offset` (counting line breaks and double-byte characters).
+    fn at(&mut self, offset: usize) -> Location {
+        let bytes = &self.field.bytes;
+        while self.i < offset.min(bytes.len()) {
+            let i = self.i;
+            match bytes[i] {
+                b'\n' => {
+                    self.line += 1;
+                    self.column = 1;
+                    self.i += 1;
+                }
+                b'\r' if bytes.get(i + 1) != Some(&b'\n') => {
+                    self.line += 1;
+                    self.column = 1;
+                    self.i += 1;
+                }
+                b'\r' => self.i += 1,
+                b if ms932::is_lead(b) && bytes.get(i + 1).is_some_and(|&t| ms932::is_trail(t)) => {
+                    self.column += 1;
+                    self.i += 2;
+                }
+                _ => {
+                    self.column += 1;
+                    self.i += 1;
+                }
+            }
+        }
+        // The offset in the file is approximate for quoted fields with doubled quotes; line and
+        // column are exact.
+        Location {
+            line: self.line,
+            column: self.column,
+            offset: self.field.start.offset + u64::from(self.field.quoted) + offset as u64,
+        }
     }
 }
 
@@ -386,7 +422,7 @@ impl FileValidator {
                     self.utf8_reported = true;
                     self.sink.push(
                         Finding::new(RuleId::EncLooksUtf8)
-                            .at(locate(f, self.decode_issues[0].offset))
+                            .at(Locator::new(f).at(self.decode_issues[0].offset))
                             .record(rec.number),
                     );
                 }
@@ -395,7 +431,8 @@ impl FileValidator {
                 out.push_str(std::str::from_utf8(&f.bytes).unwrap_or_default());
                 continue;
             }
-            for d in std::mem::take(&mut self.decode_issues) {
+            let mut locator = Locator::new(f);
+            for d in &self.decode_issues {
                 let rule = match d.kind {
                     IssueKind::InvalidByte => RuleId::EncInvalidByte,
                     IssueKind::Unassigned => RuleId::EncUnassigned,
@@ -403,14 +440,17 @@ impl FileValidator {
                     IssueKind::NecSpecial => RuleId::EncNecSpecial,
                     IssueKind::IbmExtension => RuleId::EncIbmExtension,
                 };
+                if !self.sink.admit(rule) {
+                    continue;
+                }
                 let mut finding = Finding::new(rule)
-                    .at(locate(f, d.offset))
+                    .at(locator.at(d.offset))
                     .record(rec.number)
-                    .arg("bytes", hex(&d.bytes));
+                    .arg("bytes", hex(d.bytes()));
                 if let Some(c) = d.ch {
                     finding = finding.arg("char", c);
                 }
-                self.sink.push(finding);
+                self.sink.store(finding);
             }
         }
     }
@@ -763,7 +803,11 @@ impl FileValidator {
             .as_ref()
             .map(|n| n.shape)
             .unwrap_or(view.version);
-        if self.seen_versions.insert(value.clone()) {
+        let first_sight = !self.seen_versions.contains(&value);
+        if first_sight && self.seen_versions.len() < MAX_SEEN_VERSIONS {
+            self.seen_versions.insert(value.clone());
+        }
+        if first_sight {
             if let Some(wrong) = CsvVersion::known_wrong(&value) {
                 self.sink.push(
                     finding(RuleId::VerKnownWrong)
@@ -814,10 +858,17 @@ impl FileValidator {
         }
     }
 
+    /// The key of a record from its key columns; `None` when a column is missing or a value is
+    /// longer than any key value of the standard (such a value is a finding already, and keeping
+    /// it would let memory grow with the input).
     fn key_of(&self, view: &LayoutView, columns: &[String]) -> Option<String> {
         let mut parts = Vec::with_capacity(columns.len());
         for c in columns {
-            parts.push(self.value(view, c)?);
+            let v = self.value(view, c)?;
+            if v.len() > MAX_KEY_PART_BYTES {
+                return None;
+            }
+            parts.push(v);
         }
         Some(parts.join("/"))
     }
@@ -865,7 +916,7 @@ impl FileValidator {
         if code.len() < 2 || (sikyu && is_summary_code(&code)) {
             return;
         }
-        let Some(stype) = ServiceTypeCode::parse(&code[..2]) else {
+        let Some(stype) = ServiceTypeCode::of_service_code(&code) else {
             return;
         };
         match codes::service_type(stype.as_str()) {
@@ -954,8 +1005,13 @@ impl FileValidator {
             entry.has_grand_total = true;
         } else if is_summary_code(&code) {
             entry.subtotals.insert(code.clone(), (code.clone(), line));
-        } else if code.len() == 6 {
-            *entry.code_rows.entry(code[..2].to_owned()).or_insert(0) += 1;
+        } else if let Some(stype) = ServiceTypeCode::of_service_code(&code)
+            && code.len() == 6
+        {
+            *entry
+                .code_rows
+                .entry(stype.as_str().to_owned())
+                .or_insert(0) += 1;
         }
     }
 
@@ -974,7 +1030,11 @@ impl FileValidator {
         if !goal.is_empty() {
             entry.goal = goal;
         }
-        if item.is_empty() {
+        if item.is_empty()
+            || [&entry.issue, &entry.goal, &item]
+                .iter()
+                .any(|v| v.len() > MAX_KEY_PART_BYTES)
+        {
             return;
         }
         let triple = (entry.issue.clone(), entry.goal.clone(), item);
@@ -1022,7 +1082,7 @@ impl FileValidator {
                 }
             }
             for (code, line) in u.subtotals.values() {
-                if !u.code_rows.contains_key(&code[..2]) {
+                if !u.code_rows.contains_key(code.get(..2).unwrap_or(code)) {
                     let at = Location {
                         line: *line,
                         column: 1,
