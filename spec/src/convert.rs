@@ -17,12 +17,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::codes::is_summary_code;
 use crate::domain::{Month, Serial, ServiceTypeCode};
 use crate::filename::{FileName, NameError, Party};
 use crate::kind::{FileKind, Sender};
 use crate::layout::{self, LayoutView};
 use crate::table::{self, Table, TableError, WriteOptions, value};
-use crate::validate::field::is_summary_code;
 use crate::version::SpecVersion;
 
 /// What to convert to and how.

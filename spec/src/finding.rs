@@ -2,48 +2,10 @@
 //! offending value, and carries the arguments its rule's message templates need, so that both the
 //! Japanese and the English message can be rendered.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::rules::{self, Rule, RuleId};
-
-/// How serious a finding is. Ordered: `Info < Warning < Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Informational; never affects conformance.
-    Info,
-    /// A SHOULD, or a reading of the standard on which vendors differ.
-    Warning,
-    /// A MUST of the standard.
-    Error,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "info" => Some(Self::Info),
-            "warning" => Some(Self::Warning),
-            "error" => Some(Self::Error),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
+pub use crate::severity::Severity;
 
 /// A position in a file: 1-based line and column (characters), 0-based byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
