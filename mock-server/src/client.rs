@@ -71,7 +71,7 @@ fn describe_io(e: &std::io::Error) -> String {
 fn connect_hint(e: &std::io::Error) -> &'static str {
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => {
-            " — nothing listens there: is `cpkit serve` running, and is --url right?"
+            " — nothing listens there (is `cpkit serve` running? is --url right?)"
         }
         _ => "",
     }
