@@ -651,6 +651,15 @@ async fn the_openapi_document_matches_the_router() {
         .map(|(m, p, _)| (m.to_owned(), p.to_owned()))
         .collect();
     assert_eq!(documented, routed);
+    // Every code this shape can answer is documented (v1's office mismatch and 405 are not used:
+    // here they are SESSION_INVALID with a reason, and 404).
+    let codes = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"].to_string();
+    for code in careplan_mock_server::Code::ALL {
+        let code = code.as_str();
+        if !["SESSION_OFFICE_MISMATCH", "METHOD_NOT_ALLOWED"].contains(&code) {
+            assert!(codes.contains(code), "{code} is not documented");
+        }
+    }
 
     // Every documented route answers (never the router's fallback), and the document is served.
     let hub = Hub::start("openapi").await;

@@ -58,6 +58,43 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code (the OpenAPI documents are checked against it).
+    pub const ALL: &[Code] = &[
+        Self::CertRequired,
+        Self::CertKindRefused,
+        Self::OfficeNotRegistered,
+        Self::LicenceInactive,
+        Self::LoginFailed,
+        Self::PasswordTemporary,
+        Self::PasswordExpired,
+        Self::AccountLocked,
+        Self::AgentIdRefused,
+        Self::SessionInvalid,
+        Self::SessionOfficeMismatch,
+        Self::TerminalRefused,
+        Self::CertRevoked,
+        Self::TooManyConnections,
+        Self::RateLimited,
+        Self::Busy,
+        Self::Timeout,
+        Self::MethodNotAllowed,
+        Self::DestinationNotSupported,
+        Self::OwnOffice,
+        Self::FileNameFormat,
+        Self::AttachmentZip,
+        Self::AttachmentOffice,
+        Self::AttachmentType,
+        Self::HostileFileName,
+        Self::DuplicateFileName,
+        Self::TooLarge,
+        Self::TooManyFiles,
+        Self::MessageTooLong,
+        Self::EmptySend,
+        Self::NotFound,
+        Self::BadRequest,
+        Self::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CertRequired => "CERT_REQUIRED",

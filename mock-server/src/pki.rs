@@ -461,16 +461,19 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The file stamp (modification time, size) last read, and the serials it listed.
+type CrlState = (
+    Option<(std::time::SystemTime, u64)>,
+    std::collections::HashSet<String>,
+);
+
 /// The serials a CRL file lists, re-read whenever the file changes (size or modification
 /// time): the hub asks on every request, so a revocation reaches connections that completed
 /// their handshake before it.
 #[derive(Debug)]
 pub struct CrlWatch {
     path: PathBuf,
-    state: std::sync::Mutex<(
-        Option<(std::time::SystemTime, u64)>,
-        std::collections::HashSet<String>,
-    )>,
+    state: std::sync::Mutex<CrlState>,
 }
 
 impl CrlWatch {
@@ -488,10 +491,11 @@ impl CrlWatch {
             .ok()
             .and_then(|m| Some((m.modified().ok()?, m.len())));
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if stamp.is_some() && stamp != state.0 {
-            if let Some(serials) = fs::read(&self.path).ok().and_then(|b| crl_serials(&b)) {
-                *state = (stamp, serials);
-            }
+        if stamp.is_some()
+            && stamp != state.0
+            && let Some(serials) = fs::read(&self.path).ok().and_then(|b| crl_serials(&b))
+        {
+            *state = (stamp, serials);
         }
         state.1.contains(serial_hex)
     }
