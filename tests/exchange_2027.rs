@@ -777,8 +777,9 @@ async fn login_challenges_are_rate_limited_per_user() {
     let hub = Hub::start("otp-rate").await;
     let mut c = hub.client(KYOTAKU);
     let user = demo_user_id(&OfficeNumber::parse(KYOTAKU).unwrap());
+    let mut open = Vec::new();
     for n in 0..api2027::OTP_CHALLENGES_PER_USER {
-        hub.password_step(&mut c, KYOTAKU, &format!("pc-{n}")).await;
+        open.push(hub.password_step(&mut c, KYOTAKU, &format!("pc-{n}")).await);
     }
     let answer = call(
         &mut c,
@@ -791,5 +792,19 @@ async fn login_challenges_are_rate_limited_per_user() {
     // Once the open challenges expire (and are removed), a login issues a new one.
     hub.set_clock(api2027::OTP_SECONDS + 1);
     hub.password_step(&mut c, KYOTAKU, "pc-x").await;
+    let e = refusal(
+        &otp_step(&mut c, &open[0], "000000").await,
+        StatusCode::OK,
+        "LOGIN_FAILED",
+    );
+    assert_eq!(e["detail"]["reason"], "otp_expired");
+    // Unused challenges do not stay: a while after expiry they are gone from the hub's memory.
+    hub.set_clock(api2027::OTP_SECONDS + api2027::FORGET_AFTER_SECONDS + 1);
+    let e = refusal(
+        &otp_step(&mut c, &open[0], "000000").await,
+        StatusCode::OK,
+        "LOGIN_FAILED",
+    );
+    assert_eq!(e["detail"]["reason"], "otp_challenge_unknown");
     hub.stop().await;
 }

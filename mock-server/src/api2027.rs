@@ -63,7 +63,7 @@ pub const OTP_ATTEMPTS: u32 = 5;
 /// The file in the data directory that stands in for the OTP email.
 pub const OTP_OUTBOX: &str = "otp-outbox.jsonl";
 /// How long expired entries are remembered (to say "expired" or "used" rather than "unknown").
-const FORGET_AFTER_SECONDS: i64 = 5 * 60;
+pub const FORGET_AFTER_SECONDS: i64 = 5 * 60;
 /// Open (unused, unexpired) login challenges one user may hold; the next login waits.
 pub const OTP_CHALLENGES_PER_USER: usize = 3;
 

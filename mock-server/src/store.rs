@@ -1156,3 +1156,55 @@ fn make_private_file(path: &Path, create: bool) -> std::io::Result<()> {
     let _ = (path, create);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_of_an_older_version_gets_the_new_columns() {
+        let dir = std::env::temp_dir().join(format!("cpkit-store-upgrade-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = Connection::open(dir.join("exchange.sqlite3")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE terminals (office TEXT NOT NULL, name TEXT NOT NULL,
+                 client_version TEXT NOT NULL, first_seen INTEGER NOT NULL,
+                 last_seen INTEGER NOT NULL, PRIMARY KEY (office, name));
+             CREATE TABLE sessions (token_hash BLOB PRIMARY KEY, user_id TEXT NOT NULL,
+                 office TEXT NOT NULL, terminal TEXT NOT NULL, client_version TEXT NOT NULL,
+                 created INTEGER NOT NULL, expires INTEGER NOT NULL);
+             INSERT INTO terminals VALUES ('0310000100', 'pc', '1.2.0', 0, 0);",
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(&dir).unwrap();
+        // A terminal from before terminal keys has none, and is bound at its next login.
+        assert_eq!(store.terminal_key("0310000100", "pc").unwrap(), Some(None));
+        let session = Session {
+            user_id: "KJ031000010001".into(),
+            office: "0310000100".into(),
+            terminal: "pc".into(),
+            client_version: "1.2.0".into(),
+            expires: 10,
+            cert_serial: Some("ab".into()),
+        };
+        let bound = store
+            .login_succeeded(b"t", &session, 1, None, b"k")
+            .unwrap();
+        assert_eq!(bound, TerminalBinding::Issued);
+        assert_eq!(
+            store.session(b"t").unwrap().unwrap().cert_serial.as_deref(),
+            Some("ab")
+        );
+        let refused = store
+            .login_succeeded(b"u", &session, 1, Some(b"x"), b"k2")
+            .unwrap();
+        assert_eq!(refused, TerminalBinding::Refused);
+        assert!(
+            store.session(b"u").unwrap().is_none(),
+            "a refused terminal opens no session"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
