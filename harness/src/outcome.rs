@@ -102,6 +102,25 @@ pub struct CaseOutcome {
     pub duration: Duration,
 }
 
+/// One call the kit's own exchange client made for an office during a scenario: the scenario's
+/// exchange transcript, in order. Not rendered in the reports; kept for whoever replays a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExchangeCall {
+    /// 1-based step number.
+    pub step: usize,
+    /// The office id of the scenario.
+    pub office: String,
+    pub terminal: String,
+    /// `login`, `send`, `inbox` or `download`.
+    pub call: &'static str,
+    /// What was asked: destination and file names, item and file ids.
+    pub request: String,
+    /// Whether the exchange answered with success.
+    pub ok: bool,
+    /// The answer: delivery ids, item ids, byte counts, or the refusal's text.
+    pub answer: String,
+}
+
 /// The result of one scenario file.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioOutcome {
@@ -117,6 +136,8 @@ pub struct ScenarioOutcome {
     pub cases: Vec<CaseOutcome>,
     #[serde(serialize_with = "millis")]
     pub duration: Duration,
+    /// Every call of the kit's exchange client, in order.
+    pub transcript: Vec<ExchangeCall>,
 }
 
 impl ScenarioOutcome {

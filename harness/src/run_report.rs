@@ -780,6 +780,7 @@ mod tests {
             ],
             cases: vec![send, warn, fail],
             duration: Duration::from_millis(1234),
+            transcript: Vec::new(),
         };
 
         let mut not_applicable = case(
@@ -807,6 +808,7 @@ mod tests {
             software: vec![("day".to_owned(), "sut:./import.sh".to_owned())],
             cases: vec![not_applicable, error],
             duration: Duration::from_millis(250),
+            transcript: Vec::new(),
         };
 
         RunOutcome {
