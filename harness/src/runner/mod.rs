@@ -84,7 +84,7 @@ pub fn run(
 fn header(s: &Scenario) -> ScenarioOutcome {
     ScenarioOutcome {
         name: s.file.scenario.name.clone(),
-        file: s.path.display().to_string(),
+        file: s.name.clone(),
         description: s.file.scenario.description.trim().to_owned(),
         tags: s.file.scenario.tags.clone(),
         refs: s.file.scenario.refs.clone(),
@@ -133,9 +133,12 @@ fn slug(name: &str) -> String {
 async fn run_scenario(s: &Scenario, index: usize, options: &RunOptions) -> ScenarioOutcome {
     let clock = Instant::now();
     let stem = s
-        .path
-        .file_stem()
-        .map(|f| f.to_string_lossy().into_owned())
+        .name
+        .rsplit('/')
+        .next()
+        .map(|f| f.rsplit_once('.').map_or(f, |(stem, _)| stem))
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
         .unwrap_or_else(|| slug(&s.file.scenario.name));
     let work = options
         .work_dir

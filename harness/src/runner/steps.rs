@@ -4,7 +4,6 @@
 //! office's piles ([`OfficeRun`]), and judges what happened into one [`CaseOutcome`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use careplan_mock_server::hub::Destination;
 use careplan_spec::{FileName, ServiceTypeCode};
@@ -26,37 +25,6 @@ pub(super) struct Steps<'a> {
     pub clock: Clock,
 }
 
-/// The files of a fixture: a file, or a folder's files of the standard (sorted by name).
-fn read_fixture(path: &Path) -> Result<Vec<StoredFile>, String> {
-    let mut paths = Vec::new();
-    if path.is_dir() {
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| format!("failed to read {}: {e}", path.display()))?;
-        for e in entries {
-            let e = e.map_err(|e| format!("failed to read {}: {e}", path.display()))?;
-            paths.push(e.path());
-        }
-    } else {
-        paths.push(path.to_path_buf());
-    }
-    paths.sort();
-    let mut out = Vec::new();
-    for p in paths {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        // Only files of the standard (a fixture folder may hold expect.toml and notes).
-        if FileName::parse(&name).is_err() && path.is_dir() {
-            continue;
-        }
-        let bytes =
-            std::fs::read(&p).map_err(|e| format!("failed to read {}: {e}", p.display()))?;
-        out.push(StoredFile { name, bytes });
-    }
-    Ok(out)
-}
-
 impl Steps<'_> {
     pub async fn step(&mut self, offices: &mut [OfficeRun], st: &Step) -> Vec<CaseOutcome> {
         let office = st.office.as_deref().and_then(|id| index_of(offices, id));
@@ -65,7 +33,7 @@ impl Steps<'_> {
         if needs_office && office.is_none() {
             return vec![case(
                 Verdict::Error,
-                "the step names no declared office (run cpkit scenario lint)",
+                "the step names no declared office (run cpkit scenarios lint)",
             )];
         }
         match st.action {
@@ -114,7 +82,7 @@ impl Steps<'_> {
         let Some(fixture) = &st.fixture else {
             return case(Verdict::Error, "load: no fixture");
         };
-        let files = match read_fixture(&self.scenario.resolve(fixture)) {
+        let files = match self.scenario.resolve(fixture).read_fixture() {
             Ok(f) => f,
             Err(e) => return case(Verdict::Error, e),
         };
@@ -267,7 +235,7 @@ impl Steps<'_> {
         }
         let mut extra = Vec::new();
         for a in &st.attach {
-            match read_fixture(&self.scenario.resolve(a)) {
+            match self.scenario.resolve(a).read_fixture() {
                 Ok(files) => extra.extend(files.into_iter().map(|f| (f.name, f.bytes))),
                 Err(e) => return case(Verdict::Error, e),
             }

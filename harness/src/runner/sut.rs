@@ -18,6 +18,7 @@ use crate::software::operator::{
 };
 use crate::software::persona::{self, Persona};
 use crate::software::{PersonaSoftware, Software};
+use crate::suite::Origin;
 
 /// The system under test: `cpkit run --sut FILE`.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,11 +56,18 @@ pub enum SutConfigError {
 }
 
 impl SutConfig {
+    /// Reads a SUT configuration: a file on disk, or a built-in example of that relative name
+    /// (`scenarios/sut/persona-reference-v4.toml`).
     pub fn load(path: &Path) -> Result<Self, SutConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SutConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = match crate::suite::locate(path) {
+            Some(Origin::Builtin(name)) => crate::suite::builtin(&name)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default(),
+            _ => std::fs::read_to_string(path).map_err(|source| SutConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        };
         let config: SutConfig = toml::from_str(&text).map_err(|e| {
             let (line, column) = e
                 .span()
