@@ -113,6 +113,24 @@ fn junit_output_has_a_suite_per_file_and_unit() {
     assert_eq!(xml.matches("<testsuite ").count(), 2, "{xml}");
     assert!(xml.contains("<testcase name=\"field\""), "{xml}");
     assert!(xml.contains("<failure"), "{xml}");
+    // Classnames by kind and unit, never the file extension (readers split at the last dot).
+    let stem = DLTPLAN.trim_end_matches(".CSV");
+    assert!(
+        xml.contains(&format!("classname=\"file.DLTPLAN.{stem}\"")),
+        "{xml}"
+    );
+    assert!(xml.contains("classname=\"unit."), "{xml}");
+    for c in xml.split("classname=\"").skip(1) {
+        let c = &c[..c.find('"').unwrap()];
+        assert!(
+            (c.starts_with("file.") || c.starts_with("unit.")) && !c.ends_with("CSV"),
+            "{c}"
+        );
+    }
+    assert!(
+        xml.contains(&format!("file=\"{}", dir.path().display())),
+        "{xml}"
+    );
 }
 
 #[test]

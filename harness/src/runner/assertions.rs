@@ -5,15 +5,17 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(test)]
+use careplan_spec::FileKind;
+use careplan_spec::Severity;
 use careplan_spec::validate::Options;
-use careplan_spec::{FileKind, Severity};
 
 use super::judge::{case, with};
 use super::office::{OfficeRun, index_of};
-use crate::outcome::{CaseOutcome, CellDiff, CsvDiff, Verdict};
+use crate::outcome::{CaseOutcome, CellDiff, CsvDiff, Verdict, located};
 use crate::scenario::Step;
 use crate::software::StoredFile;
-use crate::software::rules::{round_trip_for, rules};
+use crate::software::rules::{RoundTrip, round_trip_for, rules};
 use crate::software::state::{DocQuery, records_of_type};
 
 /// The checks of an `assert` step, one case each: holds, round trip, conformance, byte-for-byte
@@ -219,11 +221,31 @@ fn validity(files: &[StoredFile], valid: Option<bool>, rules: &[String]) -> Case
     c
 }
 
+/// One record compared by the round trip: where it is, and its values of the rule's fields.
+#[derive(Debug, Clone)]
+struct Compared {
+    file: String,
+    /// The record's first line in its file (0: not known).
+    line: usize,
+    values: BTreeMap<String, String>,
+}
+
+/// The first line of each record of a file, in record order (as `Table::read` reads them).
+fn record_lines(bytes: &[u8]) -> Vec<usize> {
+    let mut tokenizer = careplan_spec::tokenizer::Tokenizer::new(bytes);
+    let mut rec = careplan_spec::tokenizer::RawRecord::default();
+    let mut lines = Vec::new();
+    while let Ok(true) = tokenizer.next_record(&mut rec) {
+        lines.push(rec.start.line as usize);
+    }
+    lines
+}
+
 /// Import conformance by round trip: the records an office imported of a kind with a round-trip
 /// rule (its own records) must come back in its last export, field by field.
 fn round_trip(o: &OfficeRun) -> CaseOutcome {
     let own = o.number.as_str();
-    let mut imported: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    let mut imported: Vec<Compared> = Vec::new();
     let mut rule = None;
     for f in &o.last_imported {
         let Ok(t) = careplan_spec::table::Table::read(&f.name, &f.bytes) else {
@@ -241,7 +263,8 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
             .receiver
             .service_type()
             .map(|s| s.as_str().to_owned());
-        for rec in &t.records {
+        let lines = record_lines(&f.bytes);
+        for (i, rec) in t.records.iter().enumerate() {
             let get = |c: &str| t.value(rec, c).unwrap_or("").to_owned();
             // The office's own records of the addressed type (the 6表 carries every service).
             if get(&cols.office) != own {
@@ -252,10 +275,11 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
             {
                 continue;
             }
-            imported.push((
-                f.name.clone(),
-                r.fields.iter().map(|c| (c.clone(), get(c))).collect(),
-            ));
+            imported.push(Compared {
+                file: f.name.clone(),
+                line: lines.get(i).copied().unwrap_or(0),
+                values: r.fields.iter().map(|c| (c.clone(), get(c))).collect(),
+            });
         }
     }
     let Some(rule) = rule else {
@@ -264,7 +288,7 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
             "the office imported nothing a round trip can be judged on (a 6表 予定)",
         );
     };
-    let mut exported: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    let mut exported: Vec<Compared> = Vec::new();
     for f in &o.last_export {
         let Ok(t) = careplan_spec::table::Table::read(&f.name, &f.bytes) else {
             continue;
@@ -272,14 +296,17 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
         if t.name.kind != rule.exported {
             continue;
         }
-        for rec in &t.records {
-            exported.push((
-                f.name.clone(),
-                rule.fields
+        let lines = record_lines(&f.bytes);
+        for (i, rec) in t.records.iter().enumerate() {
+            exported.push(Compared {
+                file: f.name.clone(),
+                line: lines.get(i).copied().unwrap_or(0),
+                values: rule
+                    .fields
                     .iter()
                     .map(|c| (c.clone(), t.value(rec, c).unwrap_or("").to_owned()))
                     .collect(),
-            ));
+            });
         }
     }
     if exported.is_empty() {
@@ -288,11 +315,11 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
             format!("the office's last export holds no {}", rule.exported),
         );
     }
-    let diff = compare(&imported, &exported, rule.exported, &rule.pair_by);
+    let diff = compare(&imported, &exported, rule);
     let subject = format!(
         "{} → {} ({own})",
-        imported.first().map(|i| i.0.as_str()).unwrap_or(""),
-        exported.first().map(|e| e.0.as_str()).unwrap_or("")
+        imported.first().map(|i| i.file.as_str()).unwrap_or(""),
+        exported.first().map(|e| e.file.as_str()).unwrap_or("")
     );
     let mut c = if diff.is_empty() {
         case(
@@ -306,14 +333,24 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
             ),
         )
     } else {
-        let n = diff.missing.len() + diff.unexpected.len() + diff.cells.len();
         with(
             case(
                 Verdict::Fail,
-                format!("the export does not carry what was imported: {n} differences"),
+                format!(
+                    "the export does not carry what was imported: {}",
+                    diff.summary()
+                ),
             ),
-            Some(format!("{} records as imported", imported.len())),
-            Some(format!("{} records exported", exported.len())),
+            Some(counted(
+                imported.len(),
+                "record as imported",
+                "records as imported",
+            )),
+            Some(counted(
+                exported.len(),
+                "record exported",
+                "records exported",
+            )),
         )
     };
     if !diff.is_empty() {
@@ -323,21 +360,21 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
     c
 }
 
-/// Pairs records by their identity fields and compares the rest cell by cell.
-fn compare(
-    imported: &[(String, BTreeMap<String, String>)],
-    exported: &[(String, BTreeMap<String, String>)],
-    kind: FileKind,
-    pair_by: &[String],
-) -> CsvDiff {
-    let identity = |r: &BTreeMap<String, String>| -> String {
-        pair_by
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Pairs records by the rule's identity fields and compares the rest cell by cell; records are
+/// named by the rule's record name and located by file and line.
+fn compare(imported: &[Compared], exported: &[Compared], rule: &RoundTrip) -> CsvDiff {
+    let identity = |r: &BTreeMap<String, String>| -> Vec<String> {
+        rule.pair_by
             .iter()
-            .filter_map(|c| r.get(c).map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ")
+            .map(|c| r.get(c).cloned().unwrap_or_default())
+            .collect()
     };
-    let view = careplan_spec::layout::view(kind, careplan_spec::version::SpecVersion::V41);
+    let name = |r: &Compared| located(&rule.record_name(&r.values), &r.file, r.line);
+    let view = careplan_spec::layout::view(rule.exported, careplan_spec::version::SpecVersion::V41);
     let mut used = vec![false; exported.len()];
     let mut diff = CsvDiff {
         subject: String::new(),
@@ -345,43 +382,47 @@ fn compare(
         unexpected: Vec::new(),
         cells: Vec::new(),
     };
-    for (_, want) in imported {
-        let id = identity(want);
+    for want in imported {
+        let id = identity(&want.values);
         let exact = exported
             .iter()
             .enumerate()
-            .position(|(i, (_, r))| !used[i] && r == want);
+            .position(|(i, r)| !used[i] && r.values == want.values);
         let same_id = || {
             exported
                 .iter()
                 .enumerate()
-                .position(|(i, (_, r))| !used[i] && identity(r) == id)
+                .position(|(i, r)| !used[i] && identity(&r.values) == id)
         };
         match exact.or_else(same_id) {
             Some(i) => {
                 used[i] = true;
-                for (field, v) in want {
-                    let got = exported[i].1.get(field).cloned().unwrap_or_default();
-                    if &got != v {
+                let got = &exported[i];
+                for (field, v) in &want.values {
+                    let actual = got.values.get(field).cloned().unwrap_or_default();
+                    if &actual != v {
                         diff.cells.push(CellDiff {
                             record: i + 1,
+                            key: rule.record_name(&got.values),
+                            file: got.file.clone(),
+                            line: got.line,
                             column: view
                                 .and_then(|v| v.col(field))
                                 .map(|c| c as u16 + 1)
                                 .unwrap_or(0),
                             field: field.clone(),
                             expected: v.clone(),
-                            actual: got,
+                            actual,
                         });
                     }
                 }
             }
-            None => diff.missing.push(id),
+            None => diff.missing.push(name(want)),
         }
     }
-    for (i, (_, r)) in exported.iter().enumerate() {
+    for (i, r) in exported.iter().enumerate() {
         if !used[i] {
-            diff.unexpected.push(identity(r));
+            diff.unexpected.push(name(r));
         }
     }
     diff
@@ -391,58 +432,70 @@ fn compare(
 mod tests {
     use super::*;
 
-    fn pair_by() -> Vec<String> {
-        [
-            "保険者番号",
-            "被保険者番号",
-            "対象年月",
-            "サービス利用日",
-            "サービスコード",
-        ]
-        .map(str::to_owned)
-        .to_vec()
-    }
-
-    fn rec(pairs: &[(&str, &str)]) -> (String, BTreeMap<String, String>) {
-        (
-            "f".to_owned(),
-            pairs
+    fn rec(line: usize, pairs: &[(&str, &str)]) -> Compared {
+        Compared {
+            file: "UPJSK_x.CSV".to_owned(),
+            line,
+            values: pairs
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-        )
+        }
     }
 
     #[test]
-    fn compare_pairs_by_identity_and_reports_cells() {
-        let a = rec(&[
-            ("被保険者番号", "1"),
-            ("サービス利用日", "20250501"),
-            ("サービス開始時刻", "0930"),
-        ]);
-        let b = rec(&[
-            ("被保険者番号", "1"),
-            ("サービス利用日", "20250501"),
-            ("サービス開始時刻", "1030"),
-        ]);
-        let c = rec(&[("被保険者番号", "2"), ("サービス利用日", "20250502")]);
-        let d = compare(&[a.clone(), c.clone()], &[b], FileKind::UpJsk, &pair_by());
+    fn compare_pairs_by_identity_and_reports_cells_by_key_and_line() {
+        let rule = round_trip_for(FileKind::UpPlan).expect("the 6表 → 実績 rule");
+        let user = [("保険者番号", "131016"), ("被保険者番号", "1234500001")];
+        let with_user = |extra: &[(&'static str, &'static str)]| {
+            let mut v = user.to_vec();
+            v.extend_from_slice(extra);
+            v
+        };
+        let a = rec(
+            3,
+            &with_user(&[
+                ("サービス利用日", "20250501"),
+                ("サービスコード", "151325"),
+                ("サービス開始時刻", "0930"),
+            ]),
+        );
+        let b = rec(
+            2,
+            &with_user(&[
+                ("サービス利用日", "20250501"),
+                ("サービスコード", "151325"),
+                ("サービス開始時刻", "1030"),
+            ]),
+        );
+        let c = rec(4, &with_user(&[("サービス利用日", "20250502")]));
+        let d = compare(&[a.clone(), c.clone()], &[b], rule);
         assert_eq!(d.cells.len(), 1, "{d:?}");
-        assert_eq!(d.cells[0].field, "サービス開始時刻");
-        assert_eq!(d.cells[0].column, 12);
+        let cell = &d.cells[0];
+        assert_eq!(cell.field, "サービス開始時刻");
+        assert_eq!(cell.column, 12);
         assert_eq!(
-            (d.cells[0].expected.as_str(), d.cells[0].actual.as_str()),
+            (cell.expected.as_str(), cell.actual.as_str()),
             ("0930", "1030")
         );
-        assert_eq!(d.missing, vec!["2 20250502".to_owned()]);
-        assert!(
-            compare(
-                std::slice::from_ref(&a),
-                std::slice::from_ref(&a),
-                FileKind::UpJsk,
-                &pair_by()
-            )
-            .is_empty()
+        assert_eq!(cell.key, "131016/1234500001 20250501 151325");
+        assert_eq!((cell.file.as_str(), cell.line), ("UPJSK_x.CSV", 2));
+        assert_eq!(
+            d.missing,
+            vec!["131016/1234500001 20250502  (UPJSK_x.CSV line 4)".to_owned()]
         );
+        assert!(
+            d.summary()
+                .starts_with("No.12 サービス開始時刻: 0930 → 1030 at 131016/1234500001 20250501 151325 (UPJSK_x.CSV line 2); 1 more"),
+            "{}",
+            d.summary()
+        );
+        assert!(compare(std::slice::from_ref(&a), std::slice::from_ref(&a), rule).is_empty());
+    }
+
+    #[test]
+    fn record_lines_follow_quoted_line_breaks() {
+        let bytes = b"1,\"a\"\r\n2,\"b\r\nc\"\r\n3,\"d\"\r\n";
+        assert_eq!(record_lines(bytes), vec![1, 2, 4]);
     }
 }

@@ -10,9 +10,11 @@
 //! * [`steps`] — one method per action; [`assertions`] — the checks of `assert`;
 //! * [`exchange`] — the kit's exchange client for the offices, with the scenario's transcript;
 //! * [`office`] — what an office holds during a run; [`clock`] — the scenario's day and serials;
-//! * [`judge`] — cases and their verdicts against a step's `expect`.
+//! * [`judge`] — cases and their verdicts against a step's `expect`; [`blocking`] — the steps
+//!   the kit's own failures leave unrun (`blocked`).
 
 mod assertions;
+mod blocking;
 mod clock;
 mod exchange;
 mod judge;
@@ -74,6 +76,7 @@ pub fn run(
         outcomes.push(outcome);
     }
     RunOutcome {
+        fail_on: Verdict::Fail,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         started,
         scenarios: outcomes,
@@ -95,23 +98,46 @@ fn header(s: &Scenario) -> ScenarioOutcome {
     }
 }
 
+/// A scenario whose set-up failed: the set-up case, and every step blocked.
 fn kit_failure(s: &Scenario, message: String) -> ScenarioOutcome {
     let mut out = header(s);
-    out.cases.push(CaseOutcome {
-        name: "set-up".to_owned(),
-        step: 0,
-        line: None,
-        action: "set-up".to_owned(),
-        verdict: Verdict::Error,
-        message,
-        expected: None,
-        actual: None,
-        diff: None,
-        refs: Vec::new(),
-        log: Vec::new(),
-        duration: Duration::ZERO,
-    });
+    let mut set_up = judge::case(Verdict::Error, message);
+    set_up.name = "set-up".to_owned();
+    set_up.action = "set-up".to_owned();
+    out.cases.push(set_up);
+    let mut blocks = blocking::Blocks::everything("the set-up failed");
+    for (i, step) in s.file.steps.iter().enumerate() {
+        let st = step.get_ref();
+        let cause = blocks.blocking(st).unwrap_or_default();
+        let mut c = judge::case(Verdict::Blocked, format!("not run: {cause}"));
+        name_case(&mut c, s, i, step);
+        out.cases.push(c);
+    }
     out
+}
+
+/// Numbers, names and locates a case of step `i`, and applies the step's refs and severity.
+fn name_case(c: &mut CaseOutcome, s: &Scenario, i: usize, step: &toml::Spanned<Step>) {
+    let st = step.get_ref();
+    c.step = i + 1;
+    c.line = Some(s.line_of(step));
+    c.action = st.action.label().to_owned();
+    let name = step_label(i, st);
+    c.name = if c.name.is_empty() {
+        name
+    } else {
+        format!("{name}: {}", c.name)
+    };
+    c.refs.extend(st.refs.iter().cloned());
+    if st.severity.as_deref() == Some("should") && c.verdict == Verdict::Fail {
+        c.verdict = Verdict::Warn;
+    }
+}
+
+/// `03 send cm → day`: the step number and its name (or one made from its action and offices).
+fn step_label(i: usize, st: &Step) -> String {
+    let name = st.name.clone().unwrap_or_else(|| default_name(st));
+    format!("{:02} {name}", i + 1)
 }
 
 fn slug(name: &str) -> String {
@@ -168,27 +194,21 @@ async fn run_scenario(s: &Scenario, index: usize, options: &RunOptions) -> Scena
         exchange: exchange::Exchange::new(&server),
         clock: clock::Clock::new(today, hub_offset),
     };
+    let mut blocks = blocking::Blocks::default();
     for (i, step) in s.file.steps.iter().enumerate() {
         let started = Instant::now();
-        let line = s.line_of(step);
         let st = step.get_ref();
-        steps.exchange.step = i + 1;
-        let mut cases = steps.step(&mut offices, st).await;
-        for c in &mut cases {
-            c.step = i + 1;
-            c.line = Some(line);
-            c.action = st.action.label().to_owned();
-            c.duration = started.elapsed();
-            let name = st.name.clone().unwrap_or_else(|| default_name(st));
-            c.name = if c.name.is_empty() {
-                format!("{:02} {name}", i + 1)
-            } else {
-                format!("{:02} {name}: {}", i + 1, c.name)
-            };
-            c.refs.extend(st.refs.iter().cloned());
-            if st.severity.as_deref() == Some("should") && c.verdict == Verdict::Fail {
-                c.verdict = Verdict::Warn;
+        let mut cases = match blocks.blocking(st) {
+            Some(cause) => vec![judge::case(Verdict::Blocked, format!("not run: {cause}"))],
+            None => {
+                steps.exchange.step = i + 1;
+                steps.step(&mut offices, st).await
             }
+        };
+        blocks.ran(st, &step_label(i, st), &cases);
+        for c in &mut cases {
+            name_case(c, s, i, step);
+            c.duration = started.elapsed();
         }
         out.cases.extend(cases);
     }
@@ -223,4 +243,73 @@ fn default_name(st: &Step) -> String {
         n.push_str(&format!(" on {t}"));
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::{Origin, Source};
+
+    fn builtin(name: &str) -> Scenario {
+        Scenario::load(&Source {
+            origin: Origin::Builtin(name.to_owned()),
+            name: name.to_owned(),
+        })
+        .expect("a built-in scenario")
+    }
+
+    #[test]
+    fn the_exchange_transcript_records_every_client_call_by_step() {
+        let s = builtin("scenarios/roundtrip-v41-riyohyo.toml");
+        let work = std::env::temp_dir().join(format!("cpkit-transcript-{}", std::process::id()));
+        let options = RunOptions {
+            sut: None,
+            work_dir: work.clone(),
+            keep: false,
+        };
+        let run = run(std::slice::from_ref(&s), &options, &mut Quiet);
+        let _ = std::fs::remove_dir_all(&work);
+        let outcome = &run.scenarios[0];
+        assert_eq!(outcome.verdict(), Verdict::Pass, "{:#?}", outcome.cases);
+        let calls: Vec<(usize, &str, &str)> = outcome
+            .transcript
+            .iter()
+            .map(|c| (c.step, c.office.as_str(), c.call))
+            .collect();
+        // Step 4 sends from cm (logging in first), step 5 fetches at day: an inbox call, then one
+        // download per file of the unit.
+        assert!(
+            calls.starts_with(&[(4, "cm", "login"), (4, "cm", "send")]),
+            "{calls:?}"
+        );
+        let at_day: Vec<&str> = calls.iter().filter(|c| c.0 == 5).map(|c| c.2).collect();
+        assert_eq!(
+            at_day,
+            ["login", "inbox", "download", "download", "download"]
+        );
+        assert!(
+            outcome.transcript.iter().all(|c| c.ok),
+            "{:#?}",
+            outcome.transcript
+        );
+        let send = &outcome.transcript[1];
+        assert!(
+            send.request.starts_with("to 0320000202: UPPLAN_"),
+            "{send:?}"
+        );
+        assert!(send.answer.starts_with("send "), "{send:?}");
+    }
+
+    #[test]
+    fn a_failed_set_up_blocks_every_step() {
+        let s = builtin("scenarios/roundtrip-v41-riyohyo.toml");
+        let out = kit_failure(&s, "failed to start the mock exchange".to_owned());
+        assert_eq!(out.cases[0].name, "set-up");
+        assert_eq!(out.cases[0].verdict, Verdict::Error);
+        assert_eq!(out.cases.len(), s.file.steps.len() + 1);
+        assert!(out.cases[1..].iter().all(|c| c.verdict == Verdict::Blocked
+            && c.message == "not run: the set-up failed"));
+        assert_eq!(out.cases[1].name, "01 load cm");
+        assert_eq!(out.verdict(), Verdict::Error);
+    }
 }

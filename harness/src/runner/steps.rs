@@ -139,8 +139,9 @@ impl Steps<'_> {
             o.self_sent = Some(r.as_ref().map(|_| names.join(", ")).map_err(Clone::clone));
             o.pending.clear();
             let Ok(files) = r else {
+                // Not judged here: the refusal is the next send step's to judge.
                 return case(
-                    Verdict::Pass,
+                    Verdict::NotApplicable,
                     "the product's export or send was refused: the next send step judges it",
                 );
             };
@@ -310,7 +311,12 @@ impl Steps<'_> {
                 );
             }
             match tokio::task::block_in_place(|| o.software.receive()) {
-                None => Ok(Inbox::default()),
+                None => {
+                    return case(
+                        Verdict::NotApplicable,
+                        "the product did not say what it received; nothing to judge",
+                    );
+                }
                 Some(Ok(r)) => Ok(Inbox {
                     items: r.messages.len(),
                     files: r.files,

@@ -17,7 +17,7 @@ use careplan_harness::software::state::CareState;
 use careplan_harness::software::{ExportRequest, PersonaSoftware, Software, StoredFile};
 use careplan_harness::suite::{self, Origin, Source};
 use careplan_spec::{Month, OfficeNumber, Serial, ServiceTypeCode};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -52,6 +52,17 @@ pub struct RunArgs {
     /// List the scenarios (file, name, tags) and the tags in use, and run nothing.
     #[arg(long)]
     pub list: bool,
+    /// The least verdict that fails the run: `fail` (default), or `warn` for strict pipelines
+    /// (warnings become JUnit failures and exit code 1).
+    #[arg(long, value_enum, default_value = "fail")]
+    pub fail_on: FailOn,
+}
+
+/// `--fail-on`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    Warn,
+    Fail,
 }
 
 #[derive(Subcommand)]
@@ -231,12 +242,12 @@ impl Progress for TerminalProgress {
             eprint!("\r\x1b[2K");
         }
         eprintln!(
-            "{:>5} {:>2}/{} {} ({:.1} s)",
+            "{:>5} {:>2}/{} {} ({} ms)",
             outcome.verdict().label().to_uppercase(),
             index + 1,
             total,
             outcome.name,
-            outcome.duration.as_secs_f64()
+            outcome.duration.as_millis()
         );
     }
 }
@@ -297,7 +308,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let sut = match &args.sut {
-        Some(p) => Some(SutConfig::load(p)?),
+        Some(p) => {
+            if let Some(Origin::Builtin(name)) = suite::locate(p) {
+                eprintln!(
+                    "cpkit: {} is not here; using the built-in {name}",
+                    p.display()
+                );
+            }
+            Some(SutConfig::load(p)?)
+        }
         None => None,
     };
     let work = args
@@ -312,7 +331,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut progress = TerminalProgress {
         tty: std::io::stderr().is_terminal(),
     };
-    let outcome = runner::run(&scenarios, &options, &mut progress);
+    let mut outcome = runner::run(&scenarios, &options, &mut progress);
+    outcome.fail_on = match args.fail_on {
+        FailOn::Warn => Verdict::Warn,
+        FailOn::Fail => Verdict::Fail,
+    };
     let (junit, json, html) = if args.junit.is_none() && args.json.is_none() && args.html.is_none()
     {
         (
@@ -336,14 +359,25 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         write_report(p, &run_report::to_html(&outcome))?;
         written.push(p.display().to_string());
     }
-    // What went wrong, readable on a terminal.
+    // What went wrong, readable on a terminal: failures and errors in full, each warning's
+    // reason (in full when warnings fail the run); blocked cases are counted in the summary.
     let mut text = String::new();
     for s in &outcome.scenarios {
         for c in s
             .cases
             .iter()
-            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+            .filter(|c| matches!(c.verdict, Verdict::Warn | Verdict::Fail | Verdict::Error))
         {
+            if c.verdict == Verdict::Warn && !outcome.fails(Verdict::Warn) {
+                text.push_str(&format!(
+                    "{}:{}: warn [{}] {}\n",
+                    s.file,
+                    c.line.unwrap_or(0),
+                    c.name,
+                    c.message
+                ));
+                continue;
+            }
             text.push_str(&format!(
                 "{}:{}: {} [{}] {}\n",
                 s.file,
@@ -370,7 +404,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if !written.is_empty() {
         text.push_str(&format!("reports: {}\n", written.join(", ")));
     }
-    if outcome.verdict() >= Verdict::Fail {
+    let verdict = outcome.verdict();
+    if verdict >= Verdict::Blocked {
         text.push_str(&format!(
             "work folders of failing scenarios kept under {}\n",
             work.display()
@@ -379,9 +414,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         let _ = std::fs::remove_dir(&work);
     }
     print!("{text}");
-    Ok(match outcome.verdict() {
-        Verdict::Error => ExitCode::from(3),
-        Verdict::Fail => ExitCode::from(1),
+    Ok(match verdict {
+        Verdict::Error | Verdict::Blocked => ExitCode::from(3),
+        v if outcome.fails(v) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
 }
