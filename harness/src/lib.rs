@@ -14,6 +14,7 @@
 
 pub mod check;
 pub mod outcome;
+mod relpath;
 pub mod report;
 pub mod run_report;
 pub mod runner;

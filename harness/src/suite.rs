@@ -16,6 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use careplan_spec::FileName;
 
+use crate::relpath::normalize;
 use crate::software::StoredFile;
 
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
@@ -184,21 +185,6 @@ impl Origin {
             }
         }
     }
-}
-
-/// `a/./b/../c` → `a/c`, `/`-separated; None when the path climbs above its start.
-fn normalize(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split(['/', '\\']) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 /// A path without `.` and with `..` applied, lexically (no file system access).

@@ -366,7 +366,7 @@ fn counted(n: usize, one: &str, many: &str) -> String {
 
 /// Pairs records by the rule's identity fields and compares the rest cell by cell; records are
 /// named by the rule's record name and located by file and line.
-fn compare(imported: &[Compared], exported: &[Compared], rule: &RoundTrip) -> CsvDiff {
+fn compare(imported: &[Compared], exported: &[Compared], rule: &'static RoundTrip) -> CsvDiff {
     let identity = |r: &BTreeMap<String, String>| -> Vec<String> {
         rule.pair_by
             .iter()

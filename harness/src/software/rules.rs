@@ -44,35 +44,18 @@ pub struct RoundTrip {
 
 impl RoundTrip {
     /// A record's name in reports: [`RoundTrip::record`] with its values filled in.
-    pub fn record_name(&self, values: &BTreeMap<String, String>) -> String {
-        let mut out = String::new();
-        let mut rest = self.record.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            match after.find('}') {
-                Some(close) => {
-                    let column = &after[..close];
-                    out.push_str(values.get(column).map_or("", String::as_str));
-                    rest = &after[close + 1..];
-                }
-                None => {
-                    out.push_str(&rest[open..]);
-                    rest = "";
-                }
-            }
-        }
-        out.push_str(rest);
-        out
+    pub fn record_name(&'static self, values: &BTreeMap<String, String>) -> String {
+        let args: Vec<(&'static str, String)> = self
+            .record_columns()
+            .into_iter()
+            .map(|c| (c, values.get(c).cloned().unwrap_or_default()))
+            .collect();
+        careplan_spec::rules::render(&self.record, &args)
     }
 
     /// The columns `record` names.
-    pub fn record_columns(&self) -> Vec<&str> {
-        self.record
-            .split('{')
-            .skip(1)
-            .filter_map(|p| p.split_once('}').map(|(c, _)| c))
-            .collect()
+    pub fn record_columns(&'static self) -> Vec<&'static str> {
+        careplan_spec::rules::placeholders(&self.record)
     }
 }
 

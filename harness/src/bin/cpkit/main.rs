@@ -360,8 +360,14 @@ fn convert(
 
 fn emit(text: &str, output: Option<&PathBuf>) -> Result<()> {
     match output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("failed to write {}", path.display())),
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("failed to create {}", dir.display()))?;
+            }
+            std::fs::write(path, text)
+                .with_context(|| format!("failed to write {}", path.display()))
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             match stdout.write_all(text.as_bytes()) {
