@@ -1,7 +1,11 @@
-//! `cpkit` as a user installs it: `cargo install --locked --path harness --root <tmp>`, then run
-//! in an empty folder outside any checkout. The built-in suite, its golden fixtures and the SUT
-//! examples are embedded in the binary, so the whole suite runs there and the reports name every
-//! scenario by its stable relative path (`scenarios/x.toml`), never by an absolute one.
+//! `cpkit` as a user installs and uses it.
+//!
+//! * Installed with `cargo install --locked --path harness --root <tmp>`, then run in an empty
+//!   folder outside any checkout: the built-in suite, its golden fixtures and the SUT examples are
+//!   embedded in the binary, so the whole suite runs there and the reports name every scenario by
+//!   its stable relative path (`scenarios/x.toml`), never by an absolute one; `--list`; the suite
+//!   exported byte for byte and run from where it was written.
+//! * Every `cpkit` command of README.md, pasted in order, works as written.
 //!
 //! The install here is `--debug --offline` into the test's own target folder, so it reuses what
 //! `cargo test` just built (CI also installs the release build, `.ci/run`).
@@ -227,5 +231,71 @@ fn an_installed_cpkit_runs_the_whole_suite_in_an_empty_folder() {
             .all(|f| *f == "suite/scenarios/collision-v3-number-keyed.toml"),
         "{xml}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `cpkit …` lines of README.md's shell blocks, in order, with their comments removed; the
+/// mock exchange's block (a server in one terminal, clients in another, on the fixed demo port)
+/// is left to tests/exchange_cli.rs.
+fn readme_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let mut out = Vec::new();
+    let mut in_block = false;
+    let mut block: Vec<String> = Vec::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            if in_block && !block.iter().any(|l| l.starts_with("cpkit serve")) {
+                out.append(&mut block);
+            }
+            block.clear();
+            in_block = !in_block && line.trim() == "```sh";
+            continue;
+        }
+        let command = line.split("  #").next().unwrap_or("").trim();
+        if in_block && command.starts_with("cpkit ") {
+            block.push(command.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_readme_command_works_as_written() {
+    let dir = scratch("readme");
+    // The README's paths are the repository's: golden/ is there; scenarios/… are the built-in
+    // ones (this folder has no scenarios/ of its own).
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(repo().join("golden"), dir.join("golden")).unwrap();
+    #[cfg(not(unix))]
+    return;
+    let commands = readme_commands();
+    assert!(commands.len() >= 15, "{commands:#?}");
+    for c in &commands {
+        let args: Vec<&str> = c.split_whitespace().skip(1).collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_cpkit"))
+            .args(&args)
+            .current_dir(&dir)
+            .env("TMPDIR", dir.join("tmp"))
+            .output()
+            .expect("cpkit runs");
+        // 0 or 1 (a verdict: violations, a failed or strict run); never a usage error (2) or a
+        // failure of the kit (3).
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "`{c}` does not work as written\n{}",
+            text(&out)
+        );
+    }
+    for written in [
+        "cpkit-report/junit.xml",
+        "reports/junit.xml",
+        "reports/collision.html",
+        "reports/validate.xml",
+        "reports/v4.1",
+        "reports/v3",
+        "my-suite/scenarios/roundtrip-v41-riyohyo.toml",
+    ] {
+        assert!(dir.join(written).exists(), "{written} was not written");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -401,6 +401,19 @@ fn default_run_writes_every_report() -> Result<(), Failed> {
     let dir = scratch("default-run");
     let out = cpkit(&["run", "--work", dir.join("work").to_str().unwrap()], &dir);
     check(out.status.code() == Some(0), || text(&out))?;
+    // Progress gives each scenario's time in milliseconds.
+    let progress = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = progress
+        .lines()
+        .filter(|l| {
+            let first = l.split_whitespace().next().unwrap_or("");
+            ["PASS", "WARN", "N/A", "FAIL", "ERROR", "BLOCKED"].contains(&first)
+        })
+        .collect();
+    check(
+        !lines.is_empty() && lines.iter().all(|l| l.trim_end().ends_with(" ms)")),
+        || text(&out),
+    )?;
     for f in ["junit.xml", "report.json", "report.html"] {
         let p = dir.join("cpkit-report").join(f);
         check(p.is_file(), || {
