@@ -1,7 +1,8 @@
 //! The scenario commands: `cpkit run` (the built-in suite or given scenarios, against personas or a
-//! SUT, with JUnit / JSON / HTML reports), `cpkit scenarios lint` and `export`, and `cpkit persona` (a persona as
-//! a command-line product, so that a `command` SUT can be built from one). Glue only: the logic
-//! lives in `careplan_harness::{scenario, runner, software, run_report}`.
+//! SUT, with JUnit / JSON / HTML reports; `--list`), `cpkit scenarios lint` and `export`, and
+//! `cpkit persona` (a persona as a command-line product, so that a `command` SUT can be built from
+//! one). Glue only: the logic lives in `careplan_harness::{suite, scenario, runner, software,
+//! run_report}`.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
