@@ -66,7 +66,7 @@ impl DetailCode {
             ctx.col("用具名称（機種名）"),
         ];
         Self {
-            user: key_cols(ctx, key_columns(ctx.kind.prefix())),
+            user: key_cols(ctx, &key_columns(ctx.kind.prefix())[..2]),
             code: ctx.col("サービスコード"),
             office: ctx.col("サービス事業者コード"),
             detail: ctx.col("明細判別コード"),
