@@ -9,6 +9,11 @@
 //!
 //! Writes go through one connection behind a mutex; reads use a small pool, so lists and downloads
 //! never wait for a send to commit.
+//!
+//! The operator's reads and edits (the web console's registry, mailbox claims, any stored send,
+//! filtered audit) live in [`operator`].
+
+pub mod operator;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
@@ -257,6 +262,8 @@ pub struct Store {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reader_ready: Condvar,
+    /// The last audit sequence number written (watched by the console's live audit view).
+    audit_seq: tokio::sync::watch::Sender<i64>,
 }
 
 const READERS: usize = 4;
@@ -309,11 +316,15 @@ impl Store {
         let readers = (0..READERS)
             .map(|_| open(&path, true))
             .collect::<Result<Vec<_>>>()?;
+        let last_audit: i64 = writer
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))
+            .ctx("read the audit position")?;
         Ok(Self {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(readers),
             reader_ready: Condvar::new(),
+            audit_seq: tokio::sync::watch::Sender::new(last_audit),
         })
     }
 
@@ -806,7 +817,12 @@ impl Store {
                     .ctx("append an audit row")?;
                 }
             }
-            tx.commit().ctx("commit an audit batch")
+            let last = tx.last_insert_rowid();
+            tx.commit().ctx("commit an audit batch")?;
+            if !entries.is_empty() {
+                self.audit_seq.send_replace(last);
+            }
+            Ok(())
         })
     }
 

@@ -151,6 +151,18 @@ pub struct ServeArgs {
     /// care-plan API), overriding the configuration.
     #[arg(long, value_parser = ["v1", "2027"])]
     api: Option<String>,
+    /// Serve the web console on a second, loopback-only port (on by default without --config).
+    #[arg(long, conflicts_with = "no_console")]
+    console: bool,
+    /// Do not serve the web console.
+    #[arg(long)]
+    no_console: bool,
+    /// The console's address (loopback only unless --console-allow-remote; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    console_listen: std::net::SocketAddr,
+    /// Allow a non-loopback console address: whoever reaches it with the token acts as every office.
+    #[arg(long)]
+    console_allow_remote: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -191,8 +203,24 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         println!("created a dev PKI in {}", config.certs.display());
     }
     let demo = config.offices.is_empty();
+    let console = (args.console || args.config.is_none()) && !args.no_console;
+    let console_config = careplan_mock_server::console::ConsoleConfig {
+        listen: args.console_listen,
+        allow_remote: args.console_allow_remote,
+    };
     runtime()?.block_on(async move {
         let server = careplan_mock_server::start(config).await?;
+        let console = if console {
+            let running = careplan_mock_server::console::start(
+                console_config,
+                server.hub.clone(),
+                server.addr,
+            )
+            .await?;
+            Some(running)
+        } else {
+            None
+        };
         let hub = &server.hub.config;
         println!("mock exchange listening on {}", server.url());
         if hub.api == ApiShape::Api2027 {
@@ -226,8 +254,15 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         } else {
             println!("the 2027 interface is described in docs/exchange.md (cpkit send/inbox/fetch speak v1)");
         }
+        if let Some(c) = &console {
+            println!("console (open in a browser; the token is valid until this process stops):");
+            println!("  {}", c.login_url());
+        }
         tokio::signal::ctrl_c().await.ok();
         println!("stopping");
+        if let Some(c) = console {
+            c.stop().await?;
+        }
         server.stop().await?;
         anyhow::Ok(())
     })
