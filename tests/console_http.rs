@@ -165,6 +165,26 @@ impl Browser {
         .await
     }
 
+    async fn licence(&mut self, office: &str, licence: &str, until: &str) {
+        let a = self
+            .post_form(
+                "/registry/licence",
+                &[("office", office), ("licence", licence), ("until", until)],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+    }
+
+    async fn submit(&mut self, to: &str, op: &str) {
+        let a = self
+            .post_form(
+                "/compose/submit",
+                &[("to", to), ("message", "5月分"), ("op", op)],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+    }
+
     async fn login(&mut self, url: &str) {
         let path = &url[url.find("/login").unwrap()..];
         let a = self.raw(Method::GET, path, &[], None, Vec::new()).await;
@@ -387,57 +407,59 @@ async fn the_whole_send_receive_download_loop_through_the_forms() {
     );
 
     // The hub's dry run accepts it and stores nothing.
-    b.post_form(
-        "/compose/submit",
-        &[("to", PROVIDER), ("message", "5月分"), ("op", "check")],
-    )
-    .await;
+    b.submit(PROVIDER, "check").await;
     let compose = b.get("/compose").await.text();
     assert!(compose.contains("id=\"would-accept\""), "{compose}");
     assert_eq!(bench.server.hub.store.counts().unwrap().sends, 0);
 
     // A destination whose licence expired is refused in the hub's words.
-    b.post_form(
-        "/registry/licence",
-        &[
-            ("office", PROVIDER),
-            ("licence", "expired"),
-            ("until", "2025-03-31"),
-        ],
-    )
-    .await;
-    b.post_form(
-        "/compose/submit",
-        &[("to", PROVIDER), ("message", "5月分"), ("op", "send")],
-    )
-    .await;
+    b.licence(PROVIDER, "expired", "2025-03-31").await;
+    b.submit(PROVIDER, "send").await;
     let compose = b.get("/compose").await.text();
     assert!(
         compose.contains("入力された番号はケアプランデータ連携システムに対応していません"),
         "{compose}"
     );
     assert!(compose.contains("DESTINATION_NOT_SUPPORTED"));
-    b.post_form(
-        "/registry/licence",
-        &[
-            ("office", PROVIDER),
-            ("licence", "active"),
-            ("until", "2027-03-31"),
-        ],
-    )
-    .await;
+    b.licence(PROVIDER, "active", "2027-03-31").await;
 
     // Sent for real.
-    b.post_form(
-        "/compose/submit",
-        &[("to", PROVIDER), ("message", "5月分"), ("op", "send")],
-    )
-    .await;
+    b.submit(PROVIDER, "send").await;
     let compose = b.get("/compose").await.text();
     assert!(compose.contains("送信しました"), "{compose}");
     assert_eq!(bench.server.hub.store.counts().unwrap().sends, 1);
     let sent = b.get("/outbox").await.text();
     assert!(sent.contains("id=\"sent-1\""), "{sent}");
+    let send_page = b.get("/sends/1").await;
+    assert_eq!(send_page.status, StatusCode::OK);
+    assert!(
+        send_page.text().contains("UPSIKYU_202506"),
+        "{}",
+        send_page.text()
+    );
+    assert_eq!(b.get("/sends/999").await.status, StatusCode::NOT_FOUND);
+
+    // A draft holding only an attachment, then sent from the outbox.
+    let mut form = Multipart::new();
+    form.file("連絡.txt", "6月の予定です".as_bytes());
+    let (ct, body) = form.finish();
+    b.raw(
+        Method::POST,
+        &format!("/compose/files?csrf={}", b.csrf),
+        &[],
+        Some(&ct),
+        body,
+    )
+    .await;
+    let view = b.get("/compose/file/0").await.text();
+    assert!(view.contains("連絡.txt"), "{view}");
+    b.submit(PROVIDER, "draft").await;
+    let outbox = b.get("/outbox").await.text();
+    assert!(outbox.contains("id=\"draft-2\""), "{outbox}");
+    let a = b.post_form("/outbox/drafts/2/send", &[]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let outbox = b.get("/outbox").await.text();
+    assert!(outbox.contains("id=\"sent-2\""), "{outbox}");
 
     // The provider lists its inbox on its terminal and takes the item; the claim is visible.
     b.post_form(

@@ -69,6 +69,22 @@ pub struct Destination {
     pub service_type: Option<String>,
 }
 
+impl Destination {
+    /// `OFFICE` or `OFFICE:TYPE` (as forms and the command line give it).
+    pub fn parse(text: &str) -> Self {
+        match text.split_once(':') {
+            Some((o, t)) => Self {
+                office: o.trim().to_owned(),
+                service_type: Some(t.trim().to_owned()),
+            },
+            None => Self {
+                office: text.trim().to_owned(),
+                service_type: None,
+            },
+        }
+    }
+}
+
 /// A send, a bulk send (several destinations) or a draft.
 #[derive(Debug, Clone)]
 pub struct SendRequest {

@@ -835,22 +835,7 @@ impl Store {
                      FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )
                 .ctx("prepare the audit read")?;
-            stmt.query_map(params![after, limit], |r| {
-                Ok(AuditEntry {
-                    seq: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    peer: r.get(2)?,
-                    office: r.get(3)?,
-                    terminal: r.get(4)?,
-                    user_id: r.get(5)?,
-                    action: r.get(6)?,
-                    status: r.get(7)?,
-                    code: r.get(8)?,
-                    detail: r
-                        .get::<_, Option<String>>(9)?
-                        .and_then(|d| serde_json::from_str(&d).ok()),
-                })
-            })
+            stmt.query_map(params![after, limit], audit_entry)
             .ctx("read the audit")?
             .collect::<rusqlite::Result<Vec<_>>>()
             .ctx("read the audit")
@@ -936,6 +921,25 @@ fn insert_send(
             .ctx("deliver a send")?;
     }
     Ok(id)
+}
+
+/// An audit row read by `SELECT seq, at_ms, peer, office, terminal, user_id, action, status,
+/// code, detail`.
+fn audit_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: r.get(0)?,
+        at_ms: r.get(1)?,
+        peer: r.get(2)?,
+        office: r.get(3)?,
+        terminal: r.get(4)?,
+        user_id: r.get(5)?,
+        action: r.get(6)?,
+        status: r.get(7)?,
+        code: r.get(8)?,
+        detail: r
+            .get::<_, Option<String>>(9)?
+            .and_then(|d| serde_json::from_str(&d).ok()),
+    })
 }
 
 fn ids(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<i64>> {

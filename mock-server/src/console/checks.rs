@@ -4,6 +4,7 @@
 //! messages ([`careplan_spec::Finding::message_ja`] / `message_en`). Other files are attachments
 //! and are not validated (as `cpkit validate` skips them in a folder).
 
+use careplan_spec::finding::JsonFinding;
 use careplan_spec::units::UnitReport;
 use careplan_spec::validate::FileReport;
 use careplan_spec::{Finding, Options, check_units, validate_bytes};
@@ -31,75 +32,17 @@ pub struct FindingView {
 }
 
 impl FindingView {
+    /// A finding of the spec core (through its JSON form, the one `cpkit validate --format json`
+    /// writes and the hub puts into refusals).
     pub fn of(f: &Finding, unit: Option<&str>) -> Self {
-        let at = match (&f.file, f.location, unit) {
-            (Some(file), Some(l), _) => format!("{file}:{}:{}", l.line, l.column),
-            (Some(file), None, _) => file.clone(),
-            (None, _, Some(u)) => format!("unit {u}"),
-            (None, _, None) => String::new(),
-        };
-        Self {
-            rule: f.rule.id().to_owned(),
-            severity: f.severity.label().to_owned(),
-            at,
-            file: f.file.clone(),
-            line: f.location.map(|l| l.line),
-            column: f.location.map(|l| l.column),
-            offset: f.location.map(|l| l.offset),
-            record: f.record,
-            field_no: f.field.as_ref().map(|x| x.no),
-            field: f.field.as_ref().map(|x| x.name.clone()),
-            value: f.value.clone(),
-            message_ja: f.message_ja(),
-            message_en: f.message_en(),
-            reference: f.rule_info().reference.to_owned(),
-        }
+        Self::from(f.to_json(unit))
     }
 
-    /// A finding as the hub put it into a refusal's detail (the spec core's JSON shape).
+    /// A finding as the hub put it into a refusal's or an annotation's detail.
     pub fn from_json(v: &serde_json::Value) -> Option<Self> {
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-        let n = |k: &str| v.get(k).and_then(|x| x.as_u64());
-        let file = s("file");
-        let (line, column) = (n("line").map(|x| x as u32), n("column").map(|x| x as u32));
-        let at = match (&file, line, column, s("unit")) {
-            (Some(f), Some(l), Some(c), _) => format!("{f}:{l}:{c}"),
-            (Some(f), _, _, _) => f.clone(),
-            (None, _, _, Some(u)) => format!("unit {u}"),
-            _ => String::new(),
-        };
-        Some(Self {
-            rule: s("rule")?,
-            severity: s("severity").unwrap_or_default(),
-            at,
-            file,
-            line,
-            column,
-            offset: n("offset"),
-            record: n("record").map(|x| x as u32),
-            field_no: v
-                .get("field")
-                .and_then(|f| f.get("no"))
-                .and_then(|x| x.as_u64())
-                .map(|x| x as u16),
-            field: v
-                .get("field")
-                .and_then(|f| f.get("name"))
-                .and_then(|x| x.as_str())
-                .map(str::to_owned),
-            value: s("value"),
-            message_ja: v
-                .pointer("/message/ja")
-                .and_then(|x| x.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-            message_en: v
-                .pointer("/message/en")
-                .and_then(|x| x.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-            reference: s("reference").unwrap_or_default(),
-        })
+        serde_json::from_value::<JsonFinding>(v.clone())
+            .ok()
+            .map(Self::from)
     }
 
     /// The findings listed in a refusal's or an annotation's `findings` array.
@@ -109,6 +52,34 @@ impl FindingView {
             .and_then(|f| f.as_array())
             .map(|a| a.iter().filter_map(Self::from_json).collect())
             .unwrap_or_default()
+    }
+}
+
+impl From<JsonFinding> for FindingView {
+    fn from(j: JsonFinding) -> Self {
+        let at = match (&j.file, j.line, j.column, &j.unit) {
+            (Some(f), Some(l), Some(c), _) => format!("{f}:{l}:{c}"),
+            (Some(f), _, _, _) => f.clone(),
+            (None, _, _, Some(u)) => format!("unit {u}"),
+            _ => String::new(),
+        };
+        let (field_no, field) = j.field.map(|x| (x.no, x.name)).unzip();
+        Self {
+            rule: j.rule,
+            severity: j.severity.label().to_owned(),
+            at,
+            file: j.file,
+            line: j.line,
+            column: j.column,
+            offset: j.offset,
+            record: j.record,
+            field_no,
+            field,
+            value: j.value,
+            message_ja: j.message.ja,
+            message_en: j.message.en,
+            reference: j.reference,
+        }
     }
 }
 

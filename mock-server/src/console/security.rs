@@ -9,7 +9,7 @@
 //! * **CSRF**: every state-changing request (anything but GET/HEAD) must carry `csrf=` in its query,
 //!   an HMAC of the session ID under a per-process key, and must not come from another origin
 //!   (`Origin`, `Sec-Fetch-Site`). Forms put the value into their `action`.
-//! * **Headers**: a CSP without inline scripts, no framing, no referrer, no caching.
+//! * **Headers**: a CSP without inline scripts, no framing, no referrer to other sites, no caching.
 //!
 //! Tokens and session IDs are compared through HMAC tags (constant time).
 
@@ -253,7 +253,9 @@ fn harden(mut response: Response) -> Response {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // `same-origin`, not `no-referrer`: with no referrer, browsers send `Origin: null` on the
+    // console's own form posts, which the origin check must refuse.
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::CACHE_CONTROL, "no-store");
     set(
@@ -354,7 +356,7 @@ mod tests {
     fn the_token_and_csrf_values_are_checked_exactly() {
         let s = security();
         assert_eq!(s.token().len(), 64);
-        assert!(s.token_matches(&s.token().to_owned()));
+        assert!(s.token_matches(s.token()));
         assert!(!s.token_matches(""));
         assert!(!s.token_matches(&s.token()[1..]));
         let csrf = s.csrf("abc");

@@ -10,7 +10,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{AuditEntry, Ctx, Office, Result, SendEntry, Store, entries, ids};
+use super::{AuditEntry, Ctx, Office, Result, SendEntry, Store, audit_entry, entries, ids};
 use crate::config::{Licence, PasswordState};
 
 /// A user as the operator sees it (no password material).
@@ -257,22 +257,7 @@ impl Store {
             let mut stmt = c.prepare_cached(&sql).ctx("prepare the audit query")?;
             stmt.query_map(
                 params![bound_value, q.office, q.action_like, q.limit.clamp(1, 1000)],
-                |r| {
-                    Ok(AuditEntry {
-                        seq: r.get(0)?,
-                        at_ms: r.get(1)?,
-                        peer: r.get(2)?,
-                        office: r.get(3)?,
-                        terminal: r.get(4)?,
-                        user_id: r.get(5)?,
-                        action: r.get(6)?,
-                        status: r.get(7)?,
-                        code: r.get(8)?,
-                        detail: r
-                            .get::<_, Option<String>>(9)?
-                            .and_then(|d| serde_json::from_str(&d).ok()),
-                    })
-                },
+                audit_entry,
             )
             .ctx("query the audit")?
             .collect::<rusqlite::Result<Vec<_>>>()

@@ -400,20 +400,7 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
 pub fn send(args: SendArgs) -> Result<()> {
     let office = parse_office(&args.office)?;
     let files = collect_files(&args.paths)?;
-    let destinations: Vec<Destination> = args
-        .to
-        .iter()
-        .map(|t| match t.split_once(':') {
-            Some((o, s)) => Destination {
-                office: o.to_owned(),
-                service_type: Some(s.to_owned()),
-            },
-            None => Destination {
-                office: t.clone(),
-                service_type: None,
-            },
-        })
-        .collect();
+    let destinations: Vec<Destination> = args.to.iter().map(|t| Destination::parse(t)).collect();
     runtime()?.block_on(async {
         let mut client = args.client.login(&office).await?;
         let receipt = client

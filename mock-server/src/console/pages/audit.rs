@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{HeaderValue, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 
-use super::{Nav, Page, PageResult, blocking, redirect, render};
+use super::{Nav, Page, PageResult, attachment, blocking, redirect, render};
 use crate::console::Console;
 use crate::console::bench::Flash;
 use crate::console::bridge;
@@ -326,20 +326,7 @@ async fn export(State(c): State<Console>, v: Visitor) -> Response {
                         .file_name()
                         .map(|n| format!("cpkit-{}.zip", n.to_string_lossy()))
                         .unwrap_or_else(|| "cpkit-trace.zip".to_owned());
-                    (
-                        [
-                            (
-                                header::CONTENT_TYPE,
-                                HeaderValue::from_static("application/zip"),
-                            ),
-                            (
-                                header::CONTENT_DISPOSITION,
-                                crate::api::content_disposition(&name),
-                            ),
-                        ],
-                        zip,
-                    )
-                        .into_response()
+                    attachment(&name, "application/zip", zip)
                 }
                 None => redirect("/audit"),
             }
@@ -390,6 +377,10 @@ mod tests {
 
     #[test]
     fn a_refusal_shows_the_hubs_words_and_its_findings() {
+        let rule = careplan_spec::RuleId::from_id("UNIT001").unwrap();
+        let finding =
+            serde_json::to_value(careplan_spec::Finding::new(rule).to_json(Some("20250527090000")))
+                .unwrap();
         let r = row(entry(
             "POST /v1/sends",
             400,
@@ -397,7 +388,7 @@ mod tests {
                 "message_ja": "添付ファイル名の形式に誤りがあります。",
                 "message_en": "bad",
                 "file": "A.CSV",
-                "detail": {"findings": [{"rule": "UNIT001", "severity": "error", "message": {"ja": "補足がありません", "en": "no hosoku"}}]}
+                "detail": {"findings": [finding]}
             }),
         ));
         assert!(!r.ok);

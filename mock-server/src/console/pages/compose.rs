@@ -199,16 +199,7 @@ pub fn destinations(text: &str) -> Vec<Destination> {
     text.split([',', ' ', '、', '\n', '\r', '\t'])
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(|t| match t.split_once(':') {
-            Some((o, s)) => Destination {
-                office: o.trim().to_owned(),
-                service_type: Some(s.trim().to_owned()),
-            },
-            None => Destination {
-                office: t.to_owned(),
-                service_type: None,
-            },
-        })
+        .map(Destination::parse)
         .collect()
 }
 

@@ -4,12 +4,12 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
-use super::{Page, PageError, PageResult, blocking, render};
+use super::{Page, PageError, PageResult, attachment, blocking, render};
 use crate::console::Console;
 use crate::console::bridge;
 use crate::console::fileview::{self, FileTable};
@@ -55,20 +55,7 @@ async fn stored(
 
 async fn raw(State(c): State<Console>, Path((send, file)): Path<(i64, i64)>) -> Response {
     match blocking(&c, move |c| bridge::stored_file(c, send, file)).await {
-        Ok(Some((name, bytes))) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/octet-stream"),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    crate::api::content_disposition(&name),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(Some((name, bytes))) => attachment(&name, "application/octet-stream", bytes),
         Ok(None) => PageError::NotFound.into_response(),
         Err(e) => PageError::Hub(e).into_response(),
     }

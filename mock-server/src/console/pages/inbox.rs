@@ -6,12 +6,12 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::get;
 use serde::Serialize;
 
-use super::{Nav, Page, PageResult, actor_of, blocking, need_actor, redirect, render};
+use super::{Nav, Page, PageResult, actor_of, attachment, blocking, need_actor, redirect, render};
 use crate::config::ReceiveMode;
 use crate::console::Console;
 use crate::console::bridge::{self, client_flash};
@@ -83,20 +83,6 @@ async fn show(State(c): State<Console>, v: Visitor, uri: Uri) -> PageResult {
         })
         .collect();
     render(&c, &v, &uri, PAGE.id, "inbox.html", View { mode, items })
-}
-
-fn attachment(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CONTENT_DISPOSITION,
-                crate::api::content_disposition(name),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 async fn download(

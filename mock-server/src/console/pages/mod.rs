@@ -133,6 +133,24 @@ pub async fn blocking<T: Send + 'static>(
     crate::api::blocking(move || f(&c)).await
 }
 
+/// A download: the bytes with their name (RFC 5987, as the hub's own downloads).
+pub fn attachment(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static(content_type),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                crate::api::content_disposition(name),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 /// `303 See Other` to a path of the console.
 pub fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
@@ -211,6 +229,46 @@ pub fn need_actor(c: &Console, v: &Visitor, uri: &Uri, page: &str) -> PageResult
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_named_by_value_in_templates_exist() {
+        use crate::config::{Licence, PasswordState, ReceiveMode};
+        let has = super::super::i18n::has;
+        for l in [
+            Licence::None,
+            Licence::Applied,
+            Licence::Active,
+            Licence::Expired,
+        ] {
+            assert!(has(&format!("licence.{}", l.tag())), "{l:?}");
+        }
+        for p in [
+            PasswordState::Active,
+            PasswordState::Temporary,
+            PasswordState::Expired,
+        ] {
+            assert!(has(&format!("password.{}", p.tag())), "{p:?}");
+        }
+        for m in [ReceiveMode::FirstListerWins, ReceiveMode::Shared] {
+            let tag = serde_json::to_value(m).unwrap();
+            assert!(has(&format!("mode.{}", tag.as_str().unwrap())), "{m:?}");
+        }
+        for c in ["valid", "expired", "not-yet-valid", "revoked", "other-ca"] {
+            assert!(has(&format!("cert.{c}")), "{c}");
+        }
+        for k in [
+            "result.any",
+            "result.ok",
+            "result.refused",
+            "state.draft",
+            "state.sent",
+        ] {
+            assert!(has(k), "{k}");
+        }
+        for (a, _) in audit::ACTIONS {
+            assert!(has(&format!("action.{a}")), "{a}");
+        }
+    }
 
     #[test]
     fn page_ids_are_unique_and_every_nav_entry_has_a_title_and_label() {
