@@ -485,6 +485,25 @@ async fn in_a_browser_two_offices_send_receive_download_and_watch_the_audit() {
     )
     .await;
 
+    // Files dropped on the zone are added (the script puts them into the form and submits it).
+    c.goto(&format!("{base}/compose")).await.unwrap();
+    find(&c, "[data-drop]").await;
+    c.execute(
+        "const dt = new DataTransfer();
+         dt.items.add(new File(['6月の予定です'], 'memo.txt', { type: 'text/plain' }));
+         document.querySelector('[data-drop]')
+           .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    find_x(
+        &c,
+        "//tr[starts-with(@id,'draft-file-')]//a[text()='memo.txt']",
+    )
+    .await;
+    click(&c, "#clear-files").await;
+
     // A broken file before sending: the offending cell is marked with its rule and message.
     c.goto(&format!("{base}/compose")).await.unwrap();
     add_files(&c, &golden_files("golden/invalid/FLD005-unquoted-text")).await;

@@ -505,6 +505,76 @@ async fn the_whole_send_receive_download_loop_through_the_forms() {
         "not downloadable from another terminal"
     );
 
+    // Switching the receive mode to shared takes effect at once: the second terminal may download.
+    let a = b
+        .post_form(
+            "/registry/switches",
+            &[
+                ("receive_mode", "shared"),
+                ("check_name_offices", "true"),
+                ("refuse_agent_ids", "true"),
+                ("v41_names_min_client", "1.2.0"),
+                ("attachment_types", "pdf, txt"),
+                ("annotate_profile", ""),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        bench.server.hub.switches().receive_mode,
+        careplan_mock_server::config::ReceiveMode::Shared
+    );
+    let inbox = b.get("/inbox").await.text();
+    assert!(inbox.contains("id=\"dl-1-"), "{inbox}");
+    let got = b.get(&format!("/inbox/1/files/{}", f.id)).await;
+    assert_eq!(&got.body, want);
+    // An invalid switch value is refused and changes nothing.
+    b.post_form(
+        "/registry/switches",
+        &[
+            ("receive_mode", "first-lister-wins"),
+            ("v41_names_min_client", "x.y"),
+            ("attachment_types", "pdf"),
+        ],
+    )
+    .await;
+    let registry = b.get("/registry").await.text();
+    assert!(registry.contains("切替を適用できません"), "{registry}");
+    assert_eq!(
+        bench.server.hub.switches().receive_mode,
+        careplan_mock_server::config::ReceiveMode::Shared
+    );
+
+    // A bulk send (several destinations) of an attachment from the provider.
+    let mut form = Multipart::new();
+    form.file("お知らせ.pdf", b"%PDF-1.4 test");
+    let (ct, body) = form.finish();
+    b.raw(
+        Method::POST,
+        &format!("/compose/files?csrf={}", b.csrf),
+        &[],
+        Some(&ct),
+        body,
+    )
+    .await;
+    b.submit(&format!("{KYOTAKU}, 0330000400"), "send").await;
+    let compose = b.get("/compose").await.text();
+    assert!(compose.contains("送信しました"), "{compose}");
+    let bulk = bench.server.hub.store.send_by_id(3).unwrap().unwrap().send;
+    assert_eq!(bulk.bulk_id, Some(3));
+    assert_eq!(
+        bench
+            .server
+            .hub
+            .store
+            .send_by_id(4)
+            .unwrap()
+            .unwrap()
+            .send
+            .bulk_id,
+        Some(3)
+    );
+
     // The audit shows the send with a link to it, and the live view answers with new rows.
     let audit = b.get("/audit?action=send&result=ok").await.text();
     assert!(audit.contains("href=\"&#x2f;sends&#x2f;1\""), "{audit}");

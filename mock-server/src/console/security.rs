@@ -283,7 +283,8 @@ async fn guard(State(console): State<Console>, mut request: Request, next: Next)
         return harden(refused(&console, Refusal::Host));
     }
     let path = request.uri().path().to_owned();
-    if path.starts_with("/assets/") {
+    // The style sheet and the script are public (the refusal page needs the style sheet).
+    if matches!(path.as_str(), "/assets/console.css" | "/assets/console.js") {
         return harden(next.run(request).await);
     }
     if path == "/login" {
