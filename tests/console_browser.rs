@@ -343,6 +343,19 @@ async fn in_a_browser_two_offices_send_receive_download_and_watch_the_audit() {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("failed to start a Chromium session through chromedriver");
+    // The steps run in their own task so that the browser is closed even when one fails
+    // (chromedriver leaves a session's Chromium running when its client just goes away).
+    let steps = tokio::spawn(scenario(c.clone(), base, login_url, downloads));
+    let outcome = steps.await;
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The browser scenario of [`in_a_browser_two_offices_send_receive_download_and_watch_the_audit`].
+async fn scenario(c: Client, base: String, login_url: String, downloads: PathBuf) {
     let shots = Shots::new();
 
     // A page without the token is refused.
@@ -564,7 +577,4 @@ async fn in_a_browser_two_offices_send_receive_download_and_watch_the_audit() {
     click(&c, "#lang-en").await;
     find_x(&c, "//h1[contains(., 'Registry')]").await;
     shots.take(&c, "08-registry-en").await;
-
-    c.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
