@@ -7,15 +7,18 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use careplan_mock_server::client::Multipart;
+use careplan_mock_server::client::{Client, Identity, Multipart, TerminalKeys};
+use careplan_mock_server::config::{DEMO_PASSWORD, demo_user_id};
 use careplan_mock_server::console::{self, ConsoleConfig, ConsoleError, RunningConsole};
 use careplan_mock_server::pki::Pki;
 use careplan_mock_server::{Config, RunningServer};
+use careplan_spec::OfficeNumber;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const KYOTAKU: &str = "0310000100";
 const PROVIDER: &str = "0320000202";
@@ -32,6 +35,10 @@ struct Bench {
 
 impl Bench {
     async fn start(tag: &str) -> Self {
+        Self::start_with(tag, |_| {}).await
+    }
+
+    async fn start_with(tag: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "cpkit-console-{tag}-{}-{}",
             std::process::id(),
@@ -48,6 +55,7 @@ impl Bench {
             ..Config::default()
         };
         config.limits.password_iterations = 1000;
+        adjust(&mut config);
         let server = careplan_mock_server::start(config).await.unwrap();
         let console = console::start(ConsoleConfig::default(), server.hub.clone(), server.addr)
             .await
@@ -668,4 +676,239 @@ async fn the_live_audit_waits_for_the_next_row() {
         answer.text()
     );
     bench.stop().await;
+}
+
+#[tokio::test]
+async fn terminal_keys_are_kept_where_cpkit_keeps_them() {
+    let mut bench = Bench::start("keys").await;
+    let mut b = Browser::new(&bench.console);
+    b.login(&bench.console.login_url()).await;
+    b.get("/act").await;
+    b.post_form(
+        "/act/login",
+        &[("office", KYOTAKU), ("terminal", "care-pc")],
+    )
+    .await;
+    let act = b.get("/act").await.text();
+    assert!(act.contains("ログインしました"), "{act}");
+    // The hub bound the name at this first login; the key is in cpkit's folder, private.
+    let pki = Pki::new(bench.dir.join("certs"));
+    let office = OfficeNumber::parse(KYOTAKU).unwrap();
+    let folder = pki.terminal_keys(&office);
+    let key_file = folder.join("care-pc.key");
+    assert!(key_file.exists(), "{}", key_file.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(matches!(
+        bench
+            .server
+            .hub
+            .store
+            .terminal_key(KYOTAKU, "care-pc")
+            .unwrap(),
+        Some(Some(_))
+    ));
+
+    // `cpkit` on this certificate folder is the same PC: it logs in on the console's terminal,
+    // and the console acts as a terminal cpkit registered.
+    let user = demo_user_id(&office);
+    let files = pki.office(&office, "client");
+    let this_pc = Identity::new(pki.ca_cert(), &files.cert, &files.key)
+        .with_terminal_keys(TerminalKeys::in_folder(&folder));
+    let mut cpkit = Client::new(&bench.server.url(), &this_pc).unwrap();
+    cpkit
+        .login(&user, DEMO_PASSWORD, "care-pc", "1.2.0")
+        .await
+        .unwrap();
+    let mut cpkit = Client::new(&bench.server.url(), &this_pc).unwrap();
+    cpkit
+        .login(&user, DEMO_PASSWORD, "cpkit-terminal", "1.2.0")
+        .await
+        .unwrap();
+    b.post_form(
+        "/act/login",
+        &[("office", KYOTAKU), ("terminal", "cpkit-terminal")],
+    )
+    .await;
+    let act = b.get("/act").await.text();
+    assert!(
+        act.contains("端末 cpkit-terminal でログインしました"),
+        "{act}"
+    );
+
+    // Another PC with a copy of the certificate (its keys its own) registers a name: the console
+    // is refused that name in the hub's words, and says where it looked for the key.
+    let other_pc = Identity::new(pki.ca_cert(), &files.cert, &files.key);
+    let mut other = Client::new(&bench.server.url(), &other_pc).unwrap();
+    other
+        .login(&user, DEMO_PASSWORD, "front-desk", "1.2.0")
+        .await
+        .unwrap();
+    b.post_form(
+        "/act/login",
+        &[("office", KYOTAKU), ("terminal", "front-desk")],
+    )
+    .await;
+    let act = b.get("/act").await.text();
+    assert!(act.contains("TERMINAL_REFUSED"), "{act}");
+    assert!(act.contains("別のPCで登録されています"), "{act}");
+    let shown = folder.display().to_string().replace('/', "&#x2f;");
+    assert!(act.contains(&shown), "the folder looked in: {act}");
+    assert!(!folder.join("front-desk.key").exists());
+    // The registry says which terminals this PC holds the key of.
+    let registry = b.get("/registry").await.text();
+    for (name, state) in [
+        ("care-pc", "このPC"),
+        ("cpkit-terminal", "このPC"),
+        ("front-desk", "別のPC"),
+    ] {
+        let at = registry
+            .find(&format!("<code>{name}</code>"))
+            .unwrap_or_else(|| panic!("{name}: {registry}"));
+        let badge: String = registry[at..].chars().take(120).collect();
+        assert!(badge.contains(state), "{name}: {badge}");
+    }
+
+    // A console started again (a new process on the same folders) is still this PC.
+    let again = console::start(
+        ConsoleConfig::default(),
+        bench.server.hub.clone(),
+        bench.server.addr,
+    )
+    .await
+    .unwrap();
+    std::mem::replace(&mut bench.console, again)
+        .stop()
+        .await
+        .unwrap();
+    let mut b = Browser::new(&bench.console);
+    b.login(&bench.console.login_url()).await;
+    b.get("/act").await;
+    b.post_form(
+        "/act/login",
+        &[("office", KYOTAKU), ("terminal", "care-pc")],
+    )
+    .await;
+    let act = b.get("/act").await.text();
+    assert!(act.contains("端末 care-pc でログインしました"), "{act}");
+    bench.stop().await;
+}
+
+/// Reads until the console closes the connection (at most 20 s).
+async fn read_to_close(tcp: &mut tokio::net::TcpStream) -> String {
+    let mut out = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tcp.read_to_end(&mut out),
+    )
+    .await
+    .expect("the console closes the connection")
+    .ok();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_has_the_hubs_timeouts_and_upload_budget() {
+    let bench = Bench::start_with("conn", |c| {
+        c.limits.header_timeout_seconds = 1;
+        c.limits.body_stall_seconds = 3;
+        c.limits.busy_wait_seconds = 1;
+        c.limits.max_bytes_in_flight = 64 * 1024;
+    })
+    .await;
+    let addr = bench.console.addr;
+    // Headers that never end, and an idle kept-alive connection, are closed.
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /registry HTTP/1.1\r\nHost: 127.0.0.1")
+        .await
+        .unwrap();
+    read_to_close(&mut tcp).await;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(format!("GET /assets/console.css HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let mut b = Browser::new(&bench.console);
+    b.login(&bench.console.login_url()).await;
+    b.get("/compose").await;
+    let upload = |length: usize, body: &str| {
+        format!(
+            "POST /compose/files?csrf={} HTTP/1.1\r\nHost: {addr}\r\nCookie: {}\r\n\
+             Content-Type: multipart/form-data; boundary=XB\r\nContent-Length: {length}\r\n\r\n{body}",
+            b.csrf,
+            b.cookie.as_deref().unwrap()
+        )
+    };
+    // An upload that stops holds its declared size of the budget until its body stalls.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(
+            upload(
+                60_000,
+                "--XB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF",
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    while bench.console.traffic.in_flight_bytes() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // Another upload finds no room within the wait and gets the connection layer's page.
+    let mut busy = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = format!("{:-<60000}", "");
+    busy.write_all(upload(body.len(), &body).as_bytes())
+        .await
+        .unwrap();
+    let answer = read_until_answered(&mut busy).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("混み合っています"), "{answer}");
+    // The stalled upload is given up in the hub's words; nothing is held.
+    let answer = read_to_close(&mut stalled).await;
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    assert_eq!(bench.console.traffic.in_flight_bytes(), 0);
+    let compose = b.get("/compose").await.text();
+    assert!(compose.contains("TIMEOUT"), "{compose}");
+    assert!(compose.contains("送信データが途中で止まった"), "{compose}");
+    assert!(!compose.contains("a.pdf"), "{compose}");
+    bench.stop().await;
+}
+
+/// Reads one answer (its head and a body of `Content-Length`), at most 20 s.
+async fn read_until_answered(tcp: &mut tokio::net::TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            let n = tcp.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&out);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if out.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read)
+        .await
+        .expect("the console answers");
+    String::from_utf8_lossy(&out).into_owned()
 }

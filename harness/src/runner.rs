@@ -486,11 +486,7 @@ async fn set_up(
             });
         }
         let identity = if spec.certificate == "none" {
-            Identity {
-                ca: pki.ca_cert(),
-                client: None,
-                insecure_office: None,
-            }
+            Identity::without_certificate(pki.ca_cert())
         } else {
             let variant: Variant = spec.certificate.parse().map_err(|e| format!("{e}"))?;
             let kind: CertKind = spec.certificate_kind.parse().map_err(|e| format!("{e}"))?;

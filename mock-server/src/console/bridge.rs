@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::Console;
 use super::bench::{Actor, ActorKey, Flash, PreviewDelivery};
-use crate::client::{Client, ClientError, Identity};
+use crate::client::{Client, ClientError, Identity, TerminalKeys};
 use crate::config::{Config, Licence, Switches};
-use crate::error::HubError;
+use crate::error::{Code, HubError};
 use crate::hub::{Caller, SendRequest};
 use crate::pki::{CertFiles, CertKind, PkiError, Variant, read_cert_info};
 use crate::store::operator::{AuditQuery, MailboxItem, Terminal, UserState};
@@ -32,6 +32,18 @@ pub struct CertRow {
     pub serial: String,
 }
 
+/// A terminal the hub has seen, and whether this PC (the console and `cpkit` on this certificate
+/// folder) holds its key.
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalRow {
+    #[serde(flatten)]
+    pub terminal: Terminal,
+    /// `this-pc` (the key in `<certs>/offices/<office>/terminals/` is the one the hub bound),
+    /// `other-pc` (bound to a key this PC does not hold) or `unbound` (recorded before terminal
+    /// keys existed: bound at its next login).
+    pub key: &'static str,
+}
+
 /// An office with everything the registry page shows about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct OfficeRow {
@@ -39,7 +51,7 @@ pub struct OfficeRow {
     /// The licence as the hub judges it today (`active` until the date passes).
     pub licence_now: Licence,
     pub certs: Vec<CertRow>,
-    pub terminals: Vec<Terminal>,
+    pub terminals: Vec<TerminalRow>,
     pub users: Vec<UserState>,
 }
 
@@ -129,6 +141,22 @@ fn certificates(c: &Console, office: &str, now: i64) -> Vec<CertRow> {
     rows
 }
 
+/// Whether this PC holds the key the hub bound a terminal to (see [`TerminalRow::key`]).
+fn terminal_key_state(c: &Console, t: &Terminal) -> &'static str {
+    let Some(bound) = &t.key_hash else {
+        return "unbound";
+    };
+    let held = OfficeNumber::parse(&t.office)
+        .and_then(|office| {
+            TerminalKeys::in_folder(c.pki.terminal_keys(&office))
+                .get(&t.name)
+                .ok()
+                .flatten()
+        })
+        .is_some_and(|key| crate::hub::token_hash(&key) == *bound);
+    if held { "this-pc" } else { "other-pc" }
+}
+
 /// The registry as the store holds it now, with the PKI's certificates and the switches in force.
 pub fn registry(c: &Console) -> Result<Registry, HubError> {
     let now = c.hub.now();
@@ -145,7 +173,10 @@ pub fn registry(c: &Console) -> Result<Registry, HubError> {
             terminals: terminals
                 .iter()
                 .filter(|t| t.office == office.number)
-                .cloned()
+                .map(|t| TerminalRow {
+                    key: terminal_key_state(c, t),
+                    terminal: t.clone(),
+                })
                 .collect(),
             users: users
                 .iter()
@@ -243,9 +274,8 @@ pub async fn log_in(c: &Console, key: ActorKey, password: Option<String>) -> Res
     let (identity, caller) = if plain {
         (
             Identity {
-                ca: c.pki.ca_cert(),
-                client: None,
                 insecure_office: Some(key.office.clone()),
+                ..Identity::without_certificate(c.pki.ca_cert())
             },
             Caller {
                 office: key.office.clone(),
@@ -281,11 +311,20 @@ pub async fn log_in(c: &Console, key: ActorKey, password: Option<String>) -> Res
                 ),
             )
         })?;
+    // The terminal keys of this PC, where `cpkit` keeps them: the console and the client
+    // commands on this certificate folder are one PC (D-CONSOLE-ACT).
+    let keys_folder = c.pki.terminal_keys(&office);
+    let identity = identity.with_terminal_keys(TerminalKeys::in_folder(&keys_folder));
     let mut client = Client::new(&c.hub_url, &identity).map_err(|e| client_flash(&e))?;
     client
         .login(&key.user, &password, &key.terminal, &key.client_version)
         .await
-        .map_err(|e| client_flash(&e))?;
+        .map_err(|e| match &e {
+            ClientError::Refused(h) if h.code == Code::TerminalRefused => {
+                terminal_refused(h, &keys_folder)
+            }
+            _ => client_flash(&e),
+        })?;
     let office_name = hub
         .store
         .office(&key.office)
@@ -299,6 +338,20 @@ pub async fn log_in(c: &Console, key: ActorKey, password: Option<String>) -> Res
         caller,
         office_name,
     })
+}
+
+/// The hub's refusal of a terminal name this PC holds no key for, with where the console looked.
+fn terminal_refused(e: &HubError, folder: &Path) -> Flash {
+    let mut flash = Flash::refusal(e);
+    flash.ja.push_str(&format!(
+        "（コンソールはこのPCの端末キーを {} に保存しています。この端末名は別のPC（テスト対象の製品や別の証明書フォルダ）が登録したものです。）",
+        folder.display()
+    ));
+    flash.en.push_str(&format!(
+        " (the console keeps this PC's terminal keys in {}: the name was registered by another PC — a product under test, or another certificate folder)",
+        folder.display()
+    ));
+    flash
 }
 
 /// A client failure as a message: the hub's refusal in its own words, or what went wrong.

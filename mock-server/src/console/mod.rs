@@ -31,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::config::Config;
 use crate::hub::Hub;
 use crate::pki::Pki;
 
@@ -97,6 +98,8 @@ impl std::ops::Deref for Console {
 /// The console running in the background of this process.
 pub struct RunningConsole {
     pub addr: SocketAddr,
+    /// The console's connection counters (its own upload budget, not the hub's).
+    pub traffic: Arc<crate::conn::Traffic>,
     token: String,
     stop: Option<(oneshot::Sender<()>, watch::Sender<bool>)>,
     task: JoinHandle<Result<(), ConsoleError>>,
@@ -154,6 +157,26 @@ pub fn hub_url(hub: &Hub, addr: SocketAddr) -> String {
     format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// The most the console holds for one send: the hub's file count + 1 and its send size + one
+/// file, enough to go past the hub's limits (so the hub's own refusal can be seen), bounded all
+/// the same.
+pub fn upload_bounds(config: &Config) -> (usize, u64) {
+    let l = &config.limits;
+    (l.max_files + 1, l.max_send_bytes + l.max_file_bytes)
+}
+
+/// The console's connections: the hub's timeouts and upload budget, its largest body one
+/// [`upload_bounds`] upload plus room for the form.
+pub fn policy(config: &Config) -> crate::conn::Policy {
+    let (_, bytes) = upload_bounds(config);
+    crate::conn::Policy {
+        body_limit: usize::try_from(bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1024 * 1024),
+        ..crate::conn::Policy::of(config)
+    }
+}
+
 /// Builds the console's router (every page of [`pages::PAGES`] behind the security layer).
 pub fn router(console: Console) -> Router {
     let mut router = Router::new();
@@ -195,18 +218,29 @@ pub async fn start(
         templates: render::Templates::new().map_err(ConsoleError::Templates)?,
         stopping,
     }));
+    let policy = policy(&console.hub.config);
     let app = router(console);
+    let traffic = Arc::<crate::conn::Traffic>::default();
+    let counters = traffic.clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        // The hub's own connection layer: header, idle and body-stall timeouts, a bounded
+        // number of upload bytes in flight, graceful shutdown (its own budget and counters).
+        crate::conn::serve_with(
+            crate::tls::PlainListener(listener),
+            app,
+            policy,
+            counters,
+            async move {
                 let _ = stopped.await;
-            })
-            .await
-            .map_err(ConsoleError::Serve)
+            },
+        )
+        .await;
+        Ok(())
     });
     Ok(RunningConsole {
         addr,
+        traffic,
         token,
         stop: Some((stop, stopping_tx)),
         task,

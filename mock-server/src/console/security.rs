@@ -282,6 +282,15 @@ async fn guard(State(console): State<Console>, mut request: Request, next: Next)
     if !security.host_allowed(request.headers()) {
         return harden(refused(&console, Refusal::Host));
     }
+    // A refusal of the connection layer (too many upload bytes in flight): its own page.
+    if let Some(crate::conn::EarlyRefusal(e)) = request.extensions().get() {
+        let status =
+            StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let body = console
+            .templates
+            .error(status.as_u16(), &e.message_ja, &e.message_en);
+        return harden((status, axum::response::Html(body)).into_response());
+    }
     let path = request.uri().path().to_owned();
     // The style sheet and the script are public (the refusal page needs the style sheet).
     if matches!(path.as_str(), "/assets/console.css" | "/assets/console.js") {

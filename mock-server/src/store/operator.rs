@@ -32,6 +32,10 @@ pub struct Terminal {
     pub client_version: String,
     pub first_seen: i64,
     pub last_seen: i64,
+    /// The SHA-256 of the key the terminal is bound to (D-HUB-TERMINAL); None for one recorded
+    /// before terminal keys existed. Never shown.
+    #[serde(skip)]
+    pub key_hash: Option<Vec<u8>>,
 }
 
 /// One item of an office's mailbox: which terminal took it (first-lister-wins) and when.
@@ -145,8 +149,8 @@ impl Store {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT office, name, client_version, first_seen, last_seen FROM terminals
-                     ORDER BY office, name",
+                    "SELECT office, name, client_version, first_seen, last_seen, key_hash
+                     FROM terminals ORDER BY office, name",
                 )
                 .ctx("prepare the terminal list")?;
             stmt.query_map([], |r| {
@@ -156,6 +160,7 @@ impl Store {
                     client_version: r.get(2)?,
                     first_seen: r.get(3)?,
                     last_seen: r.get(4)?,
+                    key_hash: r.get(5)?,
                 })
             })
             .ctx("list terminals")?

@@ -3,7 +3,9 @@
 //!
 //! * 0 — conformant (warnings allowed), or the command succeeded;
 //! * 1 — violations found (an error-severity finding);
-//! * 2 — usage or I/O error.
+//! * 2 — usage or I/O error;
+//! * `send` / `inbox` / `fetch`: 1 — the exchange refused, 3 — the exchange could not be reached
+//!   or TLS failed (`exchange::exit_code`).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -131,7 +133,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("cpkit: error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(exchange::exit_code(&e))
         }
     }
 }
@@ -370,5 +372,38 @@ fn emit(text: &str, output: Option<&PathBuf>) -> Result<()> {
                 other => other.context("failed to write to standard output"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every option and argument of every command says what it is for (`cpkit X --help`).
+    #[test]
+    fn every_option_has_a_description() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "cpkit", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "options without a description: {missing:#?}"
+        );
     }
 }

@@ -85,32 +85,45 @@ pub struct PersonaArgs {
 #[derive(Subcommand)]
 pub enum PersonaAction {
     /// Take the office's own data from the files in a folder.
-    Load { dir: PathBuf },
+    Load {
+        /// The folder holding the office's own standard files.
+        dir: PathBuf,
+    },
     /// Import the received files in a folder.
-    Import { dir: PathBuf },
+    Import {
+        /// The folder holding the received files.
+        dir: PathBuf,
+    },
     /// Write a send unit into a folder.
     Export {
+        /// The send unit, e.g. kyotaku-riyohyo (`cpkit rules` lists the units' rules).
         #[arg(long)]
         unit: String,
+        /// The receiving office number.
         #[arg(long)]
         to: String,
+        /// The receiver's service type in V4 names (empty: from the records).
         #[arg(long, default_value = "")]
         to_type: String,
+        /// The sender's own service type in V4 names (empty: the office's first).
         #[arg(long, default_value = "")]
         as_type: String,
         /// YYYYMM, or empty for every month held.
         #[arg(long, default_value = "")]
         month: String,
+        /// The ファイル連番 of the unit (14 digits).
         #[arg(long)]
         serial: String,
         /// YYYYMMDD.
         #[arg(long)]
         today: String,
+        /// The folder the unit's files are written into.
         #[arg(long)]
         out: PathBuf,
     },
     /// Record actuals as planned.
     RecordActuals {
+        /// YYYYMM, or empty for every month held.
         #[arg(long, default_value = "")]
         month: String,
     },

@@ -1,4 +1,4 @@
-//! The audit trail: every request the hub answered (and every refused TLS handshake), newest
+//! The audit trail: every request the hub answered (and the sampled refused TLS handshakes), newest
 //! first, filterable by office, action and result, each row linked to the sends and files it
 //! concerns and listing the findings of a refusal. New rows appear without reloading: the page's
 //! script asks `/audit/live` for rows after the newest it shows, and that request waits for the
