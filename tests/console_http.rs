@@ -678,18 +678,30 @@ async fn the_live_audit_waits_for_the_next_row() {
     bench.stop().await;
 }
 
+/// Acts as `office` on `terminal` through the act form; returns the act page after it.
+async fn act_as(b: &mut Browser, office: &str, terminal: &str) -> String {
+    b.post_form("/act/login", &[("office", office), ("terminal", terminal)])
+        .await;
+    b.get("/act").await.text()
+}
+
+/// A client login of the demo user on `terminal`, as `cpkit` (or another PC) does it.
+async fn client_login(url: &str, identity: &Identity, terminal: &str) {
+    let user = demo_user_id(&OfficeNumber::parse(KYOTAKU).unwrap());
+    Client::new(url, identity)
+        .unwrap()
+        .login(&user, DEMO_PASSWORD, terminal, "1.2.0")
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn terminal_keys_are_kept_where_cpkit_keeps_them() {
     let mut bench = Bench::start("keys").await;
     let mut b = Browser::new(&bench.console);
     b.login(&bench.console.login_url()).await;
     b.get("/act").await;
-    b.post_form(
-        "/act/login",
-        &[("office", KYOTAKU), ("terminal", "care-pc")],
-    )
-    .await;
-    let act = b.get("/act").await.text();
+    let act = act_as(&mut b, KYOTAKU, "care-pc").await;
     assert!(act.contains("ログインしました"), "{act}");
     // The hub bound the name at this first login; the key is in cpkit's folder, private.
     let pki = Pki::new(bench.dir.join("certs"));
@@ -715,26 +727,13 @@ async fn terminal_keys_are_kept_where_cpkit_keeps_them() {
 
     // `cpkit` on this certificate folder is the same PC: it logs in on the console's terminal,
     // and the console acts as a terminal cpkit registered.
-    let user = demo_user_id(&office);
+    let url = bench.server.url();
     let files = pki.office(&office, "client");
     let this_pc = Identity::new(pki.ca_cert(), &files.cert, &files.key)
         .with_terminal_keys(TerminalKeys::in_folder(&folder));
-    let mut cpkit = Client::new(&bench.server.url(), &this_pc).unwrap();
-    cpkit
-        .login(&user, DEMO_PASSWORD, "care-pc", "1.2.0")
-        .await
-        .unwrap();
-    let mut cpkit = Client::new(&bench.server.url(), &this_pc).unwrap();
-    cpkit
-        .login(&user, DEMO_PASSWORD, "cpkit-terminal", "1.2.0")
-        .await
-        .unwrap();
-    b.post_form(
-        "/act/login",
-        &[("office", KYOTAKU), ("terminal", "cpkit-terminal")],
-    )
-    .await;
-    let act = b.get("/act").await.text();
+    client_login(&url, &this_pc, "care-pc").await;
+    client_login(&url, &this_pc, "cpkit-terminal").await;
+    let act = act_as(&mut b, KYOTAKU, "cpkit-terminal").await;
     assert!(
         act.contains("端末 cpkit-terminal でログインしました"),
         "{act}"
@@ -743,17 +742,8 @@ async fn terminal_keys_are_kept_where_cpkit_keeps_them() {
     // Another PC with a copy of the certificate (its keys its own) registers a name: the console
     // is refused that name in the hub's words, and says where it looked for the key.
     let other_pc = Identity::new(pki.ca_cert(), &files.cert, &files.key);
-    let mut other = Client::new(&bench.server.url(), &other_pc).unwrap();
-    other
-        .login(&user, DEMO_PASSWORD, "front-desk", "1.2.0")
-        .await
-        .unwrap();
-    b.post_form(
-        "/act/login",
-        &[("office", KYOTAKU), ("terminal", "front-desk")],
-    )
-    .await;
-    let act = b.get("/act").await.text();
+    client_login(&url, &other_pc, "front-desk").await;
+    let act = act_as(&mut b, KYOTAKU, "front-desk").await;
     assert!(act.contains("TERMINAL_REFUSED"), "{act}");
     assert!(act.contains("別のPCで登録されています"), "{act}");
     let shown = folder.display().to_string().replace('/', "&#x2f;");
@@ -788,12 +778,7 @@ async fn terminal_keys_are_kept_where_cpkit_keeps_them() {
     let mut b = Browser::new(&bench.console);
     b.login(&bench.console.login_url()).await;
     b.get("/act").await;
-    b.post_form(
-        "/act/login",
-        &[("office", KYOTAKU), ("terminal", "care-pc")],
-    )
-    .await;
-    let act = b.get("/act").await.text();
+    let act = act_as(&mut b, KYOTAKU, "care-pc").await;
     assert!(act.contains("端末 care-pc でログインしました"), "{act}");
     bench.stop().await;
 }

@@ -908,8 +908,10 @@ async fn concurrent_uploads_hold_at_most_the_bytes_in_flight_budget() {
                 .map(|_| ())
         }));
     }
-    for t in tasks {
-        t.await.unwrap().unwrap();
+    for (i, t) in tasks.into_iter().enumerate() {
+        if let Err(e) = t.await.unwrap() {
+            panic!("send {i} failed: {e:?}");
+        }
     }
     let peak = hub.server.hub.traffic.peak_in_flight_bytes();
     assert!(peak > 0 && peak <= 5 * MB, "peak {peak} bytes in flight");

@@ -417,6 +417,10 @@ rules! {
         "全合計が行の合計と一致しない", "grand total differs from the rows it sums",
         "全合計行の「{field}」{value} が各行の合計 {expected} と一致しません（利用者 {user}）", "the grand total's {field} {value} differs from the sum of the rows, {expected} (user {user})",
         ref "L4 L590-600; D-BILLING", ex "999999 row with 費用総額 10000 while the subtotals add up to 9800", fix "sum the subtotal rows (or the code rows of types without a subtotal)" }
+    TotSubtotalSum { "TOT012", Warning, Totals,
+        "種類別小計が行の合計と一致しない", "subtotal differs from the rows it sums",
+        "種類別小計（{code}）の「{field}」{value} がサービス種類 {stype} の各行の合計 {expected} と一致しません（利用者 {user}）", "subtotal {code}'s {field} {value} differs from the sum of type {stype}'s rows, {expected} (user {user})",
+        ref "L4 L590-600; D-BILLING", ex "15AAAA サービス単位金額 7335 while the 15xxxx rows add up to 6560", fix "recompute the subtotal from its rows" }
     TotBilling { "TOT011", Warning, Totals,
         "請求額の計算が合わない", "billing arithmetic does not add up",
         "「{field}」{value} が {formula} = {expected} と一致しません", "{field} {value} differs from {formula} = {expected}",

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::codes::{self, SikyuSummary};
 use crate::domain::ServiceTypeCode;
-use crate::finding::Finding;
+use crate::finding::{Finding, Location};
 use crate::kind::FileKind;
 use crate::rules::RuleId;
 
@@ -21,6 +21,7 @@ pub static FAMILY: Family = Family {
         RuleId::TotRowAmount,
         RuleId::TotGrandTotalSum,
         RuleId::TotBilling,
+        RuleId::TotSubtotalSum,
     ],
     hooks: &[Hook::Records {
         applies: |ctx| ctx.kind == FileKind::UpSikyu,
@@ -38,11 +39,16 @@ const SUMMED: [&str; 6] = [
     "利用者負担保険／事業対象分",
 ];
 
+/// The columns a lone 区分支給限度対象 subtotal sums over its type's code rows.
+const SUBTOTALLED: [usize; 2] = [0, 1];
+
 /// Sums of one service type of one user: over its subtotal rows and over its code rows.
 #[derive(Default)]
 struct TypeSums {
     subtotals: [Option<i64>; SUMMED.len()],
     rows: [Option<i64>; SUMMED.len()],
+    /// The subtotal rows seen: code and where its values stand.
+    subtotal_rows: Vec<(String, [Option<Location>; SUMMED.len()], u32)>,
 }
 
 struct Billing {
@@ -113,6 +119,42 @@ fn mismatch(rec: &Record, col: Col, value: i64, formula: String, expected: i64) 
         .value(value.to_string())
         .arg("formula", formula)
         .arg("expected", expected)
+}
+
+impl Billing {
+    /// A type with one subtotal row (its 区分支給限度対象 subtotal): the subtotal's サービス単位金額 and
+    /// 給付管理単位数 are the sums of the type's code rows (TOT012). With several subtotals (対象外,
+    /// 30日超過) the split of the rows is not in the file, so nothing is judged.
+    fn check_subtotals(&self, file: &FileContext, out: &mut Out) {
+        for (user, types) in &self.users {
+            for (stype, sums) in types {
+                let [(code, at, record)] = sums.subtotal_rows.as_slice() else {
+                    continue;
+                };
+                for i in SUBTOTALLED {
+                    let (Some(value), Some(rows)) = (sums.subtotals[i], sums.rows[i]) else {
+                        continue;
+                    };
+                    if value != rows {
+                        let mut f = Finding::new(RuleId::TotSubtotalSum)
+                            .record(*record)
+                            .arg("code", code)
+                            .arg("stype", stype)
+                            .arg("user", user)
+                            .arg("expected", rows);
+                        if let Some(col) = self.summed[i].0 {
+                            let c = &file.view.columns[col];
+                            f = f.field(c.no, c.name());
+                        }
+                        if let Some(at) = at[i] {
+                            f = f.at(at);
+                        }
+                        out.sink.push(f.value(value.to_string()));
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Check for Billing {
@@ -187,7 +229,8 @@ impl Check for Billing {
         };
         let values = self.summed.map(|c| number(rec, c));
         if grand {
-            let types = self.users.remove(&user).unwrap_or_default();
+            let empty: BTreeMap<ServiceTypeCode, TypeSums> = BTreeMap::new();
+            let types = self.users.get(&user).unwrap_or(&empty);
             for (i, value) in values.iter().enumerate() {
                 let Some(value) = *value else { continue };
                 let mut sum = 0i64;
@@ -223,6 +266,13 @@ impl Check for Billing {
             .or_default()
             .entry(stype)
             .or_default();
+        if subtotal.is_some() {
+            let at = self
+                .summed
+                .map(|c| c.0.map(|i| Location::from(rec.raw.fields()[i].start)));
+            sums.subtotal_rows
+                .push((code.to_owned(), at, rec.raw.number));
+        }
         let target = if subtotal.is_some() {
             &mut sums.subtotals
         } else {
@@ -233,5 +283,10 @@ impl Check for Billing {
                 *slot = Some(slot.unwrap_or(0).saturating_add(v));
             }
         }
+    }
+
+    fn finish(&mut self, file: &FileContext, out: &mut Out) {
+        self.check_subtotals(file, out);
+        self.users.clear();
     }
 }

@@ -119,9 +119,9 @@ enum Command {
     /// and HTML reports. Exit 0 = pass/warn, 1 = a requirement failed, 2 = invalid scenario or
     /// usage, 3 = the kit itself failed.
     Run(scenarios::RunArgs),
-    /// Scenario files: `cpkit scenario lint`.
-    #[command(subcommand)]
-    Scenario(scenarios::ScenarioCommand),
+    /// Scenario files: `cpkit scenarios lint`, `cpkit scenarios export DIR`.
+    #[command(subcommand, visible_alias = "scenario")]
+    Scenarios(scenarios::ScenarioCommand),
     /// Play a persona as a command-line product (load / import / export / record-actuals), e.g.
     /// to build a `command` SUT from one.
     Persona(scenarios::PersonaArgs),
@@ -274,7 +274,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fetch(a) => exchange::fetch(a).map(|()| ExitCode::SUCCESS),
         Command::Trace(c) => exchange::trace(c).map(|()| ExitCode::SUCCESS),
         Command::Run(a) => scenarios::run(a),
-        Command::Scenario(c) => scenarios::lint(c),
+        Command::Scenarios(c) => scenarios::scenarios_command(c),
         Command::Persona(a) => scenarios::persona_command(a),
     }
 }
@@ -362,8 +362,14 @@ fn convert(
 
 fn emit(text: &str, output: Option<&PathBuf>) -> Result<()> {
     match output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("failed to write {}", path.display())),
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("failed to create {}", dir.display()))?;
+            }
+            std::fs::write(path, text)
+                .with_context(|| format!("failed to write {}", path.display()))
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             match stdout.write_all(text.as_bytes()) {
