@@ -76,6 +76,8 @@ impl IntoResponse for ApiError {
             "message_ja": e.message_ja,
             "message_en": e.message_en,
             "file": e.file,
+            // The refusal's own detail (e.g. the send unit's findings), for the console's audit view.
+            "detail": e.detail,
         }));
         response.extensions_mut().insert(note);
         response
@@ -635,7 +637,7 @@ async fn delete_draft(
 }
 
 /// `filename*=` value of RFC 5987 (UTF-8, percent-encoded).
-fn content_disposition(name: &str) -> HeaderValue {
+pub(crate) fn content_disposition(name: &str) -> HeaderValue {
     let mut encoded = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {

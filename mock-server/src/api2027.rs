@@ -529,7 +529,7 @@ async fn login(
     let client_version = body
         .client_version
         .clone()
-        .unwrap_or_else(|| state.hub().config.switches.v41_names_min_client.clone());
+        .unwrap_or_else(|| state.hub().switches().v41_names_min_client);
     let note = AuditNote {
         office: Some(caller.office.clone()),
         terminal: Some(body.terminal.clone()),

@@ -22,6 +22,9 @@
 //!
 //! A refusal decided here reaches the interface's audit middleware as an [`EarlyRefusal`]
 //! request extension, so it is answered in that interface's own error format and audited.
+//!
+//! [`serve`] holds the hub's interfaces to the hub's [`Policy`]; [`serve_with`] serves any
+//! router under a policy of its own (the web console, on its loopback port, with its own budget).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -63,6 +66,11 @@ impl Traffic {
     /// The most request-body bytes the budget ever held at once.
     pub fn peak_in_flight_bytes(&self) -> u64 {
         self.peak_in_flight_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The request-body bytes the budget holds now.
+    pub fn in_flight_bytes(&self) -> u64 {
+        self.in_flight_bytes.load(Ordering::Relaxed)
     }
 
     pub fn refused_handshakes(&self) -> u64 {
@@ -228,18 +236,61 @@ fn body_kib(req: &Request<Incoming>, body_limit: usize, budget_kib: u32) -> u32 
         .min(budget_kib)
 }
 
-/// Serves `router` on every connection `listener` yields until `shutdown` completes.
+/// What a listener's connections are held to (the hub's `[limits]`, see the module comment).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub header_timeout: Duration,
+    pub body_stall: Duration,
+    pub max_connections_per_certificate: usize,
+    pub max_bytes_in_flight: u64,
+    pub busy_wait: Duration,
+    /// The largest request body: what a request without a `Content-Length` takes from the budget.
+    pub body_limit: usize,
+}
+
+impl Policy {
+    /// The hub's interfaces: every value from `config.limits`.
+    pub fn of(config: &Config) -> Self {
+        let limits = &config.limits;
+        Self {
+            header_timeout: Duration::from_secs(limits.header_timeout_seconds.max(1)),
+            body_stall: Duration::from_secs(limits.body_stall_seconds.max(1)),
+            max_connections_per_certificate: limits.max_connections_per_certificate.max(1),
+            max_bytes_in_flight: limits.max_bytes_in_flight,
+            busy_wait: Duration::from_secs(limits.busy_wait_seconds),
+            body_limit: request_body_limit(config),
+        }
+    }
+}
+
+/// Serves the hub's `router` on every connection `listener` yields until `shutdown` completes,
+/// under the hub's [`Policy`], counting into [`Hub::traffic`].
 pub async fn serve<L>(
-    mut listener: L,
+    listener: L,
     router: Router,
     hub: Arc<Hub>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     L: Listener<Addr = PeerInfo>,
 {
-    let limits = hub.config.limits.clone();
-    let body_limit = request_body_limit(&hub.config);
-    let budget_kib = u32::try_from(limits.max_bytes_in_flight.div_ceil(1024))
+    let policy = Policy::of(&hub.config);
+    serve_with(listener, router, policy, hub.traffic.clone(), shutdown).await;
+}
+
+/// Serves `router` under `policy` (its own budget and connection counts), counting into
+/// `traffic`: the hub's interfaces, and the web console on its own port.
+pub async fn serve_with<L>(
+    mut listener: L,
+    router: Router,
+    policy: Policy,
+    traffic: Arc<Traffic>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) where
+    L: Listener<Addr = PeerInfo>,
+{
+    let body_limit = policy.body_limit;
+    let cap = policy.max_connections_per_certificate.max(1);
+    let budget_kib = u32::try_from(policy.max_bytes_in_flight.div_ceil(1024))
         .unwrap_or(u32::MAX)
         .max(1);
     let budget = Arc::new(Semaphore::new(budget_kib as usize));
@@ -256,33 +307,29 @@ pub async fn serve<L>(
         let slot = Slot::take(
             &slots,
             peer.caller.as_ref().and_then(|c| c.cert_serial.as_deref()),
-            limits.max_connections_per_certificate.max(1),
+            cap,
         );
         let over_cap = slot.is_err().then(|| {
             EarlyRefusal(
                 HubError::new(
                     Code::TooManyConnections,
+                    format!("この証明書の同時接続数が上限（{cap}）を超えています。"),
                     format!(
-                        "この証明書の同時接続数が上限（{}）を超えています。",
-                        limits.max_connections_per_certificate
-                    ),
-                    format!(
-                        "this client certificate already has {} open connections (the limit): close one and retry",
-                        limits.max_connections_per_certificate
+                        "this client certificate already has {cap} open connections (the limit): close one and retry"
                     ),
                 )
-                .detail(serde_json::json!({ "limit": limits.max_connections_per_certificate })),
+                .detail(serde_json::json!({ "limit": cap })),
             )
         });
         let router = router.clone();
         let budget = budget.clone();
-        let hub = hub.clone();
-        let stall = Duration::from_secs(limits.body_stall_seconds.max(1));
-        let busy_wait = Duration::from_secs(limits.busy_wait_seconds);
+        let traffic = traffic.clone();
+        let stall = policy.body_stall;
+        let busy_wait = policy.busy_wait;
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let mut router = router.clone();
             let budget = budget.clone();
-            let hub = hub.clone();
+            let traffic = traffic.clone();
             let peer = peer.clone();
             let over_cap = over_cap.clone();
             async move {
@@ -301,7 +348,7 @@ pub async fn serve<L>(
                 } else if kib > 0 {
                     match tokio::time::timeout(busy_wait, budget.acquire_many_owned(kib)).await {
                         Ok(Ok(p)) => {
-                            hub.traffic.take(u64::from(kib) * 1024);
+                            traffic.take(u64::from(kib) * 1024);
                             permit = Some(p);
                         }
                         _ => {
@@ -318,14 +365,14 @@ pub async fn serve<L>(
                 }
                 let response = tower_service::Service::call(&mut router, req).await;
                 if permit.take().is_some() {
-                    hub.traffic.give_back(u64::from(kib) * 1024);
+                    traffic.give_back(u64::from(kib) * 1024);
                 }
                 response
             }
         });
         let mut stop = stop_rx.clone();
         let alive = alive_rx.clone();
-        let header_timeout = Duration::from_secs(limits.header_timeout_seconds.max(1));
+        let header_timeout = policy.header_timeout;
         tokio::spawn(async move {
             let _slot = slot;
             let _alive = alive;

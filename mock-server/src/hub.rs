@@ -6,15 +6,17 @@
 //! names form a send unit is the spec core's [`careplan_spec::check_units`], fed with names only.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use careplan_spec::units::UnitReport;
 use careplan_spec::{FileName, FileReport, OfficeNumber, Options, Profile, Severity, check_units};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Licence, PasswordState, ReceiveMode, parse_date, parse_version};
+use crate::config::{
+    Config, Licence, PasswordState, ReceiveMode, Switches, parse_date, parse_version,
+};
 use crate::error::{Code, HubError, MSG_DESTINATION, MSG_FILE_NAME_FORMAT};
 use crate::pki::CertKind;
 use crate::store::{self, NewFile, NewSend, Office, SendEntry, Session, Store, User, sha256_hex};
@@ -86,6 +88,22 @@ pub struct Destination {
     pub service_type: Option<String>,
 }
 
+impl Destination {
+    /// `OFFICE` or `OFFICE:TYPE` (as forms and the command line give it).
+    pub fn parse(text: &str) -> Self {
+        match text.split_once(':') {
+            Some((o, t)) => Self {
+                office: o.trim().to_owned(),
+                service_type: Some(t.trim().to_owned()),
+            },
+            None => Self {
+                office: text.trim().to_owned(),
+                service_type: None,
+            },
+        }
+    }
+}
+
 /// A send, a bulk send (several destinations) or a draft.
 #[derive(Debug, Clone)]
 pub struct SendRequest {
@@ -142,7 +160,7 @@ pub struct Hub {
     pub config: Config,
     pub store: Store,
     /// Counters of the connection layer (bytes in flight, refused handshakes).
-    pub traffic: crate::conn::Traffic,
+    pub traffic: Arc<crate::conn::Traffic>,
     rng: SystemRandom,
     /// The CRL, asked on every request (a revoked certificate's open connections stop).
     crl: crate::pki::CrlWatch,
@@ -150,6 +168,8 @@ pub struct Hub {
     decoy: User,
     /// Seconds added to the system clock (persisted as the setting `clock_offset_seconds`).
     clock_offset: AtomicI64,
+    /// The behaviour switches in force: `config.switches` at start, changed by the console.
+    switches: RwLock<Switches>,
 }
 
 /// Why the hub could not start.
@@ -165,7 +185,8 @@ pub enum HubOpenError {
 
 const PASSWORD_DIGEST: ring::pbkdf2::Algorithm = ring::pbkdf2::PBKDF2_HMAC_SHA256;
 
-fn token_hash(token: &str) -> Vec<u8> {
+/// The SHA-256 the store keeps of a session token or a terminal key.
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
         .as_ref()
         .to_vec()
@@ -249,8 +270,9 @@ impl Hub {
             .unwrap_or(0);
         let crl = crate::pki::CrlWatch::new(crate::pki::Pki::new(&config.certs).crl());
         let mut hub = Self {
+            switches: RwLock::new(config.switches.clone()),
             crl,
-            traffic: crate::conn::Traffic::default(),
+            traffic: Arc::default(),
             config,
             store,
             rng: SystemRandom::new(),
@@ -342,6 +364,26 @@ impl Hub {
         self.store
             .set_setting("clock_offset_seconds", &seconds.to_string())?;
         self.clock_offset.store(seconds, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The behaviour switches in force now.
+    pub fn switches(&self) -> Switches {
+        self.switches
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the switches (in memory; the configuration's switches apply again at the next
+    /// start). Refuses values the configuration check would refuse.
+    pub fn set_switches(&self, switches: Switches) -> Result<(), String> {
+        let mut check = self.config.clone();
+        check.switches = switches.clone();
+        check.offices.clear();
+        check.users.clear();
+        check.check()?;
+        *self.switches.write().unwrap_or_else(|p| p.into_inner()) = switches;
         Ok(())
     }
 
@@ -455,7 +497,7 @@ impl Hub {
         if parse_version(&req.client_version).is_none() {
             return Err(HubError::bad_request("client_version must look like 1.2.0"));
         }
-        if self.config.switches.refuse_agent_ids && req.user_id.starts_with("HD") {
+        if self.switches().refuse_agent_ids && req.user_id.starts_with("HD") {
             return Err(Self::agent_refused());
         }
         if !is_kj_id(&req.user_id) {
@@ -698,6 +740,7 @@ impl Hub {
         {
             return Ok(true);
         }
+        let attachment_types = self.switches().attachment_types;
         match ext.as_str() {
             "zip" | "lzh" | "7z" | "rar" | "gz" | "tar" => Err(HubError::new(
                 Code::AttachmentZip,
@@ -713,16 +756,16 @@ impl Hub {
                 )
                 .file(name))
             }
-            e if self.config.switches.attachment_types.iter().any(|a| a == e) => Ok(false),
+            e if attachment_types.iter().any(|a| a == e) => Ok(false),
             _ => Err(HubError::new(
                 Code::AttachmentType,
                 format!(
                     "この種類のファイルは添付できません（添付できるのは {} と標準仕様のCSVです）。",
-                    self.config.switches.attachment_types.join("・")
+                    attachment_types.join("・")
                 ),
                 format!(
                     "this file type cannot be attached (allowed: {} and the standard's CSV files)",
-                    self.config.switches.attachment_types.join(", ")
+                    attachment_types.join(", ")
                 ),
             )
             .file(name)),
@@ -733,7 +776,8 @@ impl Hub {
     /// names are the same file when they are equal after NFKC, ignoring case (D-HUB-NAMES).
     fn classify(&self, files: &[Upload], session: &Session) -> Result<Vec<Class>, HubError> {
         let mut seen = std::collections::BTreeMap::new();
-        let min_client = parse_version(&self.config.switches.v41_names_min_client);
+        let switches = self.switches();
+        let min_client = parse_version(&switches.v41_names_min_client);
         let client = parse_version(&session.client_version);
         let mut out = Vec::with_capacity(files.len());
         for f in files {
@@ -767,7 +811,7 @@ impl Hub {
                     &f.name,
                     format!(
                         "this client ({}) predates V4.1 file names (needs {} or later)",
-                        session.client_version, self.config.switches.v41_names_min_client
+                        session.client_version, switches.v41_names_min_client
                     ),
                 ));
             }
@@ -889,7 +933,8 @@ impl Hub {
         }
 
         let classes = self.classify(&req.files, session)?;
-        let check_offices = self.config.switches.check_name_offices;
+        let switches = self.switches();
+        let check_offices = switches.check_name_offices;
         // Route the standard files: by the receiver in their names when names are checked.
         let mut routed: Vec<Vec<usize>> = vec![Vec::new(); req.destinations.len()];
         for (i, class) in classes.iter().enumerate() {
@@ -943,9 +988,7 @@ impl Hub {
             }
         }
 
-        let profile = self
-            .config
-            .switches
+        let profile = switches
             .annotate_profile
             .as_deref()
             .and_then(Profile::named);
@@ -1028,7 +1071,7 @@ impl Hub {
         Ok(self.store.inbox(
             &session.office,
             &session.terminal,
-            self.config.switches.receive_mode,
+            self.switches().receive_mode,
             self.now(),
         )?)
     }
@@ -1071,7 +1114,7 @@ impl Hub {
             .received_file(
                 &session.office,
                 &session.terminal,
-                self.config.switches.receive_mode,
+                self.switches().receive_mode,
                 send_id,
                 file_id,
             )?
@@ -1081,6 +1124,7 @@ impl Hub {
     pub fn status(&self, caller: &Caller) -> Result<Status, HubError> {
         let office = self.check_caller(caller)?;
         let now = self.now();
+        let switches = self.switches();
         Ok(Status {
             licence: if office.licence == Licence::Active && !self.licence_active(&office) {
                 Licence::Expired
@@ -1097,8 +1141,8 @@ impl Hub {
             certificate_days_left: caller.cert_not_after.map(|t| (t - now).div_euclid(86_400)),
             notices: self.config.notices.clone(),
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
-            v41_names_min_client: self.config.switches.v41_names_min_client.clone(),
-            receive_mode: self.config.switches.receive_mode,
+            v41_names_min_client: switches.v41_names_min_client,
+            receive_mode: switches.receive_mode,
             max_file_bytes: self.config.limits.max_file_bytes,
             max_send_bytes: self.config.limits.max_send_bytes,
             max_files: self.config.limits.max_files,

@@ -12,6 +12,8 @@
 //!   (login with a one-time password, access/refresh tokens, business errors as HTTP 200).
 //! * [`client`] — the client used by `cpkit send / inbox / fetch`, the harness and the tests.
 //! * [`trace`] — export of the audit trail and the stored files as a replay bundle.
+//! * [`console`] — the web console (`cpkit serve --console`): the operator's bench in a browser.
+//! * [`zip`] — a minimal stored-zip writer (a whole unit, the trace bundle, the zip persona).
 //!
 //! The hub checks file names against the spec core's send units and forwards bytes unchanged.
 
@@ -20,6 +22,7 @@ pub mod api2027;
 pub mod client;
 pub mod config;
 pub mod conn;
+pub mod console;
 pub mod error;
 pub mod hub;
 pub mod lock;
@@ -29,6 +32,7 @@ pub mod server;
 pub mod store;
 pub mod tls;
 pub mod trace;
+pub mod zip;
 
 pub use config::Config;
 pub use error::{Code, HubError};

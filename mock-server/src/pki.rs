@@ -282,6 +282,16 @@ impl Pki {
         }
     }
 
+    /// The folder where a PC keeps the keys the hub issued to its terminals of an office
+    /// (`offices/<office>/terminals/`, D-HUB-TERMINAL): `cpkit`'s client commands and the web
+    /// console share it.
+    pub fn terminal_keys(&self, office: &OfficeNumber) -> PathBuf {
+        self.root
+            .join("offices")
+            .join(office.as_str())
+            .join("terminals")
+    }
+
     pub fn is_initialised(&self) -> bool {
         self.ca_cert().exists() && self.server().cert.exists() && self.crl().exists()
     }

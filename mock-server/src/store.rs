@@ -9,6 +9,11 @@
 //!
 //! Writes go through one connection behind a mutex; reads use a small pool, so lists and downloads
 //! never wait for a send to commit.
+//!
+//! The operator's reads and edits (the web console's registry, mailbox claims, any stored send,
+//! filtered audit) live in [`operator`].
+
+pub mod operator;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
@@ -270,6 +275,8 @@ pub struct Store {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reader_ready: Condvar,
+    /// The last audit sequence number written (watched by the console's live audit view).
+    audit_seq: tokio::sync::watch::Sender<i64>,
 }
 
 const READERS: usize = 4;
@@ -341,11 +348,15 @@ impl Store {
         let readers = (0..READERS)
             .map(|_| open(&path, true))
             .collect::<Result<Vec<_>>>()?;
+        let last_audit: i64 = writer
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))
+            .ctx("read the audit position")?;
         Ok(Self {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(readers),
             reader_ready: Condvar::new(),
+            audit_seq: tokio::sync::watch::Sender::new(last_audit),
         })
     }
 
@@ -923,7 +934,12 @@ impl Store {
                     .ctx("append an audit row")?;
                 }
             }
-            tx.commit().ctx("commit an audit batch")
+            let last = tx.last_insert_rowid();
+            tx.commit().ctx("commit an audit batch")?;
+            if !entries.is_empty() {
+                self.audit_seq.send_replace(last);
+            }
+            Ok(())
         })
     }
 
@@ -936,22 +952,7 @@ impl Store {
                      FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )
                 .ctx("prepare the audit read")?;
-            stmt.query_map(params![after, limit], |r| {
-                Ok(AuditEntry {
-                    seq: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    peer: r.get(2)?,
-                    office: r.get(3)?,
-                    terminal: r.get(4)?,
-                    user_id: r.get(5)?,
-                    action: r.get(6)?,
-                    status: r.get(7)?,
-                    code: r.get(8)?,
-                    detail: r
-                        .get::<_, Option<String>>(9)?
-                        .and_then(|d| serde_json::from_str(&d).ok()),
-                })
-            })
+            stmt.query_map(params![after, limit], audit_entry)
             .ctx("read the audit")?
             .collect::<rusqlite::Result<Vec<_>>>()
             .ctx("read the audit")
@@ -1037,6 +1038,25 @@ fn insert_send(
             .ctx("deliver a send")?;
     }
     Ok(id)
+}
+
+/// An audit row read by `SELECT seq, at_ms, peer, office, terminal, user_id, action, status,
+/// code, detail`.
+fn audit_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: r.get(0)?,
+        at_ms: r.get(1)?,
+        peer: r.get(2)?,
+        office: r.get(3)?,
+        terminal: r.get(4)?,
+        user_id: r.get(5)?,
+        action: r.get(6)?,
+        status: r.get(7)?,
+        code: r.get(8)?,
+        detail: r
+            .get::<_, Option<String>>(9)?
+            .and_then(|d| serde_json::from_str(&d).ok()),
+    })
 }
 
 fn ids(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<i64>> {

@@ -8,7 +8,6 @@ pub mod operator;
 pub mod persona;
 pub mod rules;
 pub mod state;
-mod zip;
 
 use careplan_spec::{Month, OfficeNumber, Serial, ServiceTypeCode};
 use serde::Serialize;
@@ -151,7 +150,9 @@ impl Software for PersonaSoftware {
             let name = format!("{}_{}.zip", request.unit, request.serial);
             return Ok(vec![StoredFile {
                 name,
-                bytes: zip::store(&files),
+                bytes: careplan_mock_server::zip::store(
+                    files.iter().map(|f| (f.name.as_str(), f.bytes.as_slice())),
+                ),
             }]);
         }
         Ok(files)

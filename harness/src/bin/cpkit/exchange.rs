@@ -241,6 +241,18 @@ pub struct ServeArgs {
     /// care-plan API), overriding the configuration.
     #[arg(long, value_parser = ["v1", "2027"])]
     api: Option<String>,
+    /// Serve the web console on a second, loopback-only port (on by default without --config).
+    #[arg(long, conflicts_with = "no_console")]
+    console: bool,
+    /// Do not serve the web console.
+    #[arg(long)]
+    no_console: bool,
+    /// The console's address (loopback only unless --console-allow-remote; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    console_listen: std::net::SocketAddr,
+    /// Allow a non-loopback console address: whoever reaches it with the token acts as every office.
+    #[arg(long)]
+    console_allow_remote: bool,
     /// What the terminal shows: error, warn, info (one line per request, the default), debug,
     /// trace, or directives such as `info,cpkit::request=warn`; overrides RUST_LOG.
     #[arg(long)]
@@ -363,9 +375,25 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         println!("created a dev PKI in {}", config.certs.display());
     }
     let demo = config.offices.is_empty();
+    let console = (args.console || args.config.is_none()) && !args.no_console;
+    let console_config = careplan_mock_server::console::ConsoleConfig {
+        listen: args.console_listen,
+        allow_remote: args.console_allow_remote,
+    };
     let cpkit = program();
     runtime()?.block_on(async move {
         let server = careplan_mock_server::start(config).await?;
+        let console = if console {
+            let running = careplan_mock_server::console::start(
+                console_config,
+                server.hub.clone(),
+                server.addr,
+            )
+            .await?;
+            Some(running)
+        } else {
+            None
+        };
         let hub = &server.hub.config;
         println!("mock exchange listening on {}", server.url());
         if hub.api == ApiShape::Api2027 {
@@ -402,9 +430,16 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         } else {
             println!("the 2027 interface is described in docs/exchange.md (cpkit send/inbox/fetch speak v1)");
         }
+        if let Some(c) = &console {
+            println!("console (open in a browser; the token is valid until this process stops):");
+            println!("  {}", c.login_url());
+        }
         println!("stop with Ctrl-C (or SIGTERM)");
         let signal = stop_signal().await;
         println!("stopping ({signal}): finishing open requests");
+        if let Some(c) = console {
+            c.stop().await?;
+        }
         server.stop().await?;
         println!("stopped");
         anyhow::Ok(())
@@ -512,13 +547,7 @@ impl ClientArgs {
                 certs_flag(self.certs())
             );
         }
-        let keys = TerminalKeys::in_folder(
-            files
-                .cert
-                .parent()
-                .unwrap_or_else(|| Path::new("."))
-                .join("terminals"),
-        );
+        let keys = TerminalKeys::in_folder(pki.terminal_keys(office));
         let identity = Identity::new(pki.ca_cert(), files.cert, files.key).with_terminal_keys(keys);
         let mut client = Client::new(&self.url, &identity)?;
         let user = self.user.clone().unwrap_or_else(|| demo_user_id(office));
@@ -612,20 +641,7 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
 pub fn send(args: SendArgs) -> Result<()> {
     let office = parse_office(&args.office)?;
     let files = collect_files(&args.paths)?;
-    let destinations: Vec<Destination> = args
-        .to
-        .iter()
-        .map(|t| match t.split_once(':') {
-            Some((o, s)) => Destination {
-                office: o.to_owned(),
-                service_type: Some(s.to_owned()),
-            },
-            None => Destination {
-                office: t.clone(),
-                service_type: None,
-            },
-        })
-        .collect();
+    let destinations: Vec<Destination> = args.to.iter().map(|t| Destination::parse(t)).collect();
     runtime()?.block_on(async {
         let mut client = args.client.login(&office).await?;
         let receipt = client
