@@ -7,6 +7,7 @@
 //! * [`scenario`] — scenario files: format, parsing with lines, lint.
 //! * [`software`] — what an office runs: personas over a care-software state, or a SUT adapter.
 //! * [`runner`] — runs scenarios against a fresh mock exchange and judges every step.
+//! * [`support`] — for support engineers: diagnose, diff, anonymize, shrink.
 //!
 //! The binary (`src/bin/cpkit/main.rs`) only parses arguments, calls these, and maps outcomes to
 //! exit codes.
@@ -18,3 +19,4 @@ pub mod run_report;
 pub mod runner;
 pub mod scenario;
 pub mod software;
+pub mod support;

@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod exchange;
 mod scenarios;
+mod support;
 
 #[derive(Parser)]
 #[command(
@@ -123,6 +124,8 @@ enum Command {
     /// Play a persona as a command-line product (load / import / export / record-actuals), e.g.
     /// to build a `command` SUT from one.
     Persona(scenarios::PersonaArgs),
+    /// Compare two files, folders or send units cell by cell (exit 0 same, 1 different).
+    Diff(support::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -274,6 +277,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(a) => scenarios::run(a),
         Command::Scenario(c) => scenarios::lint(c),
         Command::Persona(a) => scenarios::persona_command(a),
+        Command::Diff(a) => support::diff(a),
     }
 }
 
