@@ -7,6 +7,7 @@
 //! Shared parts: [`inputs`] (files and folders read whole, with the spec core's reports) and
 //! [`raw`] (byte spans of records and fields, for tools that rewrite files in place).
 
+pub mod anonymize;
 pub mod diff;
 pub mod inputs;
 pub mod raw;

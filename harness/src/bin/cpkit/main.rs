@@ -126,6 +126,9 @@ enum Command {
     Persona(scenarios::PersonaArgs),
     /// Compare two files, folders or send units cell by cell (exit 0 same, 1 different).
     Diff(support::DiffArgs),
+    /// Copy files with every personal value replaced by a keyed pseudonym (same person, same
+    /// pseudonym; the copy fails the same rules at the same places).
+    Anonymize(support::AnonymizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -278,6 +281,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Scenario(c) => scenarios::lint(c),
         Command::Persona(a) => scenarios::persona_command(a),
         Command::Diff(a) => support::diff(a),
+        Command::Anonymize(a) => support::anonymize(a),
     }
 }
 

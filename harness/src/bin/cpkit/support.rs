@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
-use careplan_harness::support::diff;
+use anyhow::{Context, Result, bail};
 use careplan_harness::support::inputs::Inputs;
+use careplan_harness::support::{anonymize, diff};
 use clap::{Args, ValueEnum};
 
 /// Output format of `diff`.
@@ -52,4 +52,84 @@ pub fn diff(args: DiffArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[derive(Args)]
+pub struct AnonymizeArgs {
+    /// Files or folders (folders are copied with their structure).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The folder for the anonymised copy (created; must be empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The secret key (created with mode 0600 when absent; default ~/.config/cpkit/anonymize.key).
+    /// Keep it on this machine: the same key gives the same pseudonyms.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Keep the characters the spec core reports (invalid MS932, 外字, NEC, IBM) and broken birth
+    /// dates, so that encoding findings stay too.
+    #[arg(long)]
+    pub keep_offending: bool,
+}
+
+fn default_key() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("no --key given and HOME is not set")?;
+    Ok(PathBuf::from(home).join(".config/cpkit/anonymize.key"))
+}
+
+/// `cpkit anonymize`: exit 0 written, 2 usage or I/O error.
+pub fn anonymize(args: AnonymizeArgs) -> Result<ExitCode> {
+    let key_path = match &args.key {
+        Some(k) => k.clone(),
+        None => default_key()?,
+    };
+    let out = &args.out;
+    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        bail!("{} is not empty; nothing was written (choose a new --out folder)", out.display());
+    }
+    // The key never goes into the copy.
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    if absolute(&key_path).starts_with(absolute(out)) {
+        bail!("the key {} must not be inside --out {}", key_path.display(), out.display());
+    }
+    let inputs = Inputs::read(&args.paths)?;
+    let (key, created) = anonymize::Key::load_or_create(&key_path)?;
+    let result = anonymize::anonymize(
+        &inputs.files,
+        &inputs.attachments,
+        &key,
+        anonymize::Options {
+            keep_offending: args.keep_offending,
+        },
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (rel, _) in &result.files {
+        if !seen.insert(rel.clone()) {
+            bail!("two inputs would both be written as {}; nothing was written", rel.display());
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
+    for (rel, bytes) in &result.files {
+        let target = out.join(rel);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
+        }
+        std::fs::write(&target, bytes)
+            .with_context(|| format!("failed to write {}", target.display()))?;
+    }
+    let report_path = out.join("anonymize-report.json");
+    std::fs::write(&report_path, serde_json::to_string_pretty(&result.report)? + "\n")
+        .with_context(|| format!("failed to write {}", report_path.display()))?;
+    let mut text = anonymize::to_human(&result.report, out);
+    if created {
+        text.push_str(&format!("created the key {} (mode 0600)\n", key_path.display()));
+    }
+    text.push_str(&format!(
+        "report: {}; check the copy with `cpkit validate {}`\n",
+        report_path.display(),
+        out.display()
+    ));
+    super::emit(&text, None)?;
+    Ok(ExitCode::SUCCESS)
 }
