@@ -182,10 +182,7 @@ fn run(files: &[Input], keep: bool) -> Vec<Input> {
     files
         .iter()
         .zip(out.files)
-        .map(|(f, (_, bytes))| Input {
-            bytes,
-            ..f.clone()
-        })
+        .map(|(f, (_, bytes))| Input { bytes, ..f.clone() })
         .collect()
 }
 

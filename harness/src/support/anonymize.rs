@@ -465,8 +465,14 @@ impl Mapper<'_> {
         let out = loop {
             let candidate = self.replace(class, value, utf8, attempt);
             let clash = candidate != value
-                && (self.originals.get(&class).is_some_and(|o| o.contains(&candidate))
-                    || self.taken.get(&class).is_some_and(|t| t.contains(&candidate)));
+                && (self
+                    .originals
+                    .get(&class)
+                    .is_some_and(|o| o.contains(&candidate))
+                    || self
+                        .taken
+                        .get(&class)
+                        .is_some_and(|t| t.contains(&candidate)));
             // A value made only of kept characters cannot change: it is its own pseudonym.
             if !clash || attempt >= 64 {
                 break candidate;
@@ -531,12 +537,9 @@ impl Mapper<'_> {
         let n = (stream.next_u16() % 365 + 1) as i64;
         let days = if stream.next_u16() % 2 == 0 { n } else { -n };
         let month = time::Month::try_from(text[4..6].parse::<u8>().ok()?).ok()?;
-        let date = time::Date::from_calendar_date(
-            text[..4].parse().ok()?,
-            month,
-            text[6..].parse().ok()?,
-        )
-        .ok()?;
+        let date =
+            time::Date::from_calendar_date(text[..4].parse().ok()?, month, text[6..].parse().ok()?)
+                .ok()?;
         let moved = date.checked_add(time::Duration::days(days))?;
         let out = format!(
             "{:04}{:02}{:02}",
@@ -574,9 +577,7 @@ fn plan_for(report: &FileReport) -> Plan<'_> {
         (Some(k), Some(v)) if !k.is_image() => layout::view(k, v),
         _ => None,
     };
-    let find = |f: Format| {
-        view.and_then(|v| v.columns.iter().position(|c| *c.format() == f))
-    };
+    let find = |f: Format| view.and_then(|v| v.columns.iter().position(|c| *c.format() == f));
     Plan {
         view,
         classes: view.map(classes_of).unwrap_or_default(),
@@ -667,8 +668,7 @@ pub fn anonymize(
                     entry.offending_kept += 1;
                 }
                 if class == Class::BirthDate
-                    && !std::str::from_utf8(content)
-                        .is_ok_and(careplan_spec::domain::is_valid_date)
+                    && !std::str::from_utf8(content).is_ok_and(careplan_spec::domain::is_valid_date)
                 {
                     entry.not_a_date += 1;
                 }
@@ -855,7 +855,10 @@ mod tests {
                 if !decided {
                     continue;
                 }
-                let classified = t.columns.get(&l.name).is_some_and(|m| m.contains_key(&c.name));
+                let classified = t
+                    .columns
+                    .get(&l.name)
+                    .is_some_and(|m| m.contains_key(&c.name));
                 let kept = t.keep.get(&l.name).is_some_and(|k| k.contains(&c.name));
                 assert!(
                     classified != kept,
@@ -917,18 +920,32 @@ mod tests {
         let name = dec(&name);
         assert_eq!(name.chars().count(), 5);
         assert_eq!(name.chars().nth(2), Some('\u{3000}'));
-        assert!(name.chars().zip("佐藤　花子".chars()).all(|(a, b)| a != b || b == '\u{3000}'));
+        assert!(
+            name.chars()
+                .zip("佐藤　花子".chars())
+                .all(|(a, b)| a != b || b == '\u{3000}')
+        );
         let (kana, _) = m.map(Class::Kana, &enc("ｻﾄｳ ﾊﾅｺ"), false, b"");
-        assert!(dec(&kana).chars().all(|c| c == ' ' || utf8_class(c) == CharClass::HalfKana));
+        assert!(
+            dec(&kana)
+                .chars()
+                .all(|c| c == ' ' || utf8_class(c) == CharClass::HalfKana)
+        );
         // The same value maps to the same pseudonym, in a new run with the same key too.
         let (again, _) = m.map(Class::Name, &enc("佐藤　花子"), false, b"");
         assert_eq!(dec(&again), name);
         let mut m2 = mapper(&key);
-        assert_eq!(dec(&m2.map(Class::Name, &enc("佐藤　花子"), false, b"").0), name);
+        assert_eq!(
+            dec(&m2.map(Class::Name, &enc("佐藤　花子"), false, b"").0),
+            name
+        );
         // Another key, another pseudonym.
         let other = Key::from_secret(b"other");
         let mut m3 = mapper(&other);
-        assert_ne!(dec(&m3.map(Class::Name, &enc("佐藤　花子"), false, b"").0), name);
+        assert_ne!(
+            dec(&m3.map(Class::Name, &enc("佐藤　花子"), false, b"").0),
+            name
+        );
     }
 
     #[test]
@@ -976,7 +993,10 @@ mod tests {
         let mut m = mapper(&key);
         let first = m.replace(Class::Insured, b"1234567890", false, 0);
         // Pretend the pseudonym of one number is another user's real number.
-        m.originals.entry(Class::Insured).or_default().insert(first.clone());
+        m.originals
+            .entry(Class::Insured)
+            .or_default()
+            .insert(first.clone());
         let (out, _) = m.map(Class::Insured, b"1234567890", false, b"");
         assert_ne!(out, first);
     }

@@ -8,6 +8,8 @@
 //! [`raw`] (byte spans of records and fields, for tools that rewrite files in place).
 
 pub mod anonymize;
+pub mod diagnose;
 pub mod diff;
+pub mod hub_check;
 pub mod inputs;
 pub mod raw;

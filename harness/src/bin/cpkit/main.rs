@@ -129,6 +129,9 @@ enum Command {
     /// Copy files with every personal value replaced by a keyed pseudonym (same person, same
     /// pseudonym; the copy fails the same rules at the same places).
     Anonymize(support::AnonymizeArgs),
+    /// Explain why an exchange of these files broke and whose side must change: ranked causes
+    /// with evidence and fixes, and what every simulated product would do with the files.
+    Diagnose(support::DiagnoseArgs),
 }
 
 fn main() -> ExitCode {
@@ -282,6 +285,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Persona(a) => scenarios::persona_command(a),
         Command::Diff(a) => support::diff(a),
         Command::Anonymize(a) => support::anonymize(a),
+        Command::Diagnose(a) => support::diagnose(a),
     }
 }
 

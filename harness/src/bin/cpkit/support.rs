@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use careplan_harness::runner::SutConfig;
+use careplan_harness::software::persona;
+use careplan_harness::support::diagnose::matrix::{Product, WorkDir};
+use careplan_harness::support::diagnose::{self, trace::TraceBundle};
 use careplan_harness::support::inputs::Inputs;
 use careplan_harness::support::{anonymize, diff};
 use clap::{Args, ValueEnum};
@@ -85,12 +89,19 @@ pub fn anonymize(args: AnonymizeArgs) -> Result<ExitCode> {
     };
     let out = &args.out;
     if out.exists() && std::fs::read_dir(out)?.next().is_some() {
-        bail!("{} is not empty; nothing was written (choose a new --out folder)", out.display());
+        bail!(
+            "{} is not empty; nothing was written (choose a new --out folder)",
+            out.display()
+        );
     }
     // The key never goes into the copy.
     let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
     if absolute(&key_path).starts_with(absolute(out)) {
-        bail!("the key {} must not be inside --out {}", key_path.display(), out.display());
+        bail!(
+            "the key {} must not be inside --out {}",
+            key_path.display(),
+            out.display()
+        );
     }
     let inputs = Inputs::read(&args.paths)?;
     let (key, created) = anonymize::Key::load_or_create(&key_path)?;
@@ -105,7 +116,10 @@ pub fn anonymize(args: AnonymizeArgs) -> Result<ExitCode> {
     let mut seen = std::collections::BTreeSet::new();
     for (rel, _) in &result.files {
         if !seen.insert(rel.clone()) {
-            bail!("two inputs would both be written as {}; nothing was written", rel.display());
+            bail!(
+                "two inputs would both be written as {}; nothing was written",
+                rel.display()
+            );
         }
     }
     std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
@@ -119,11 +133,17 @@ pub fn anonymize(args: AnonymizeArgs) -> Result<ExitCode> {
             .with_context(|| format!("failed to write {}", target.display()))?;
     }
     let report_path = out.join("anonymize-report.json");
-    std::fs::write(&report_path, serde_json::to_string_pretty(&result.report)? + "\n")
-        .with_context(|| format!("failed to write {}", report_path.display()))?;
+    std::fs::write(
+        &report_path,
+        serde_json::to_string_pretty(&result.report)? + "\n",
+    )
+    .with_context(|| format!("failed to write {}", report_path.display()))?;
     let mut text = anonymize::to_human(&result.report, out);
     if created {
-        text.push_str(&format!("created the key {} (mode 0600)\n", key_path.display()));
+        text.push_str(&format!(
+            "created the key {} (mode 0600)\n",
+            key_path.display()
+        ));
     }
     text.push_str(&format!(
         "report: {}; check the copy with `cpkit validate {}`\n",
@@ -132,4 +152,96 @@ pub fn anonymize(args: AnonymizeArgs) -> Result<ExitCode> {
     ));
     super::emit(&text, None)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Output format of `diagnose`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DiagnoseFormat {
+    Human,
+    Json,
+}
+
+#[derive(Args)]
+pub struct DiagnoseArgs {
+    /// Files or folders of the case (other files in the folders are checked as attachments).
+    pub paths: Vec<PathBuf>,
+    /// The error text a product or the exchange showed (Japanese or English), to match against the
+    /// known causes.
+    #[arg(long)]
+    pub error_text: Option<String>,
+    /// The receiving product, when known: a persona (`cpkit persona --list`).
+    #[arg(long, conflicts_with = "sut")]
+    pub receiver: Option<String>,
+    /// The receiving product as a SUT configuration (command or folder adapter).
+    #[arg(long)]
+    pub sut: Option<PathBuf>,
+    /// A `cpkit trace export` bundle of the exchange.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: DiagnoseFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// `cpkit diagnose`: exit 0 no likely cause, 1 causes found, 2 usage or I/O error.
+pub fn diagnose(args: DiagnoseArgs) -> Result<ExitCode> {
+    if args.paths.is_empty() && args.trace.is_none() && args.error_text.is_none() {
+        bail!("give files or folders, --trace BUNDLE or --error-text TEXT");
+    }
+    let inputs = if args.paths.is_empty() {
+        Inputs::default()
+    } else {
+        Inputs::read(&args.paths)?
+    };
+    let trace = args.trace.as_deref().map(TraceBundle::read).transpose()?;
+    let mut products: Vec<(Product, bool)> = persona::PERSONAS
+        .iter()
+        .map(|p| {
+            (
+                Product::Persona(p.clone()),
+                args.receiver.as_deref() == Some(p.name),
+            )
+        })
+        .collect();
+    if let Some(r) = &args.receiver
+        && !products.iter().any(|(_, c)| *c)
+    {
+        bail!("unknown persona {r:?}; known: {}", persona::names());
+    }
+    if let Some(path) = &args.sut {
+        let sut = SutConfig::load(path)?;
+        if !matches!(sut.adapter.as_str(), "command" | "folder") {
+            bail!(
+                "{}: cpkit diagnose plays command and folder SUTs, not {:?}",
+                path.display(),
+                sut.adapter
+            );
+        }
+        products.push((Product::Sut(Box::new(sut)), true));
+    }
+    let work = WorkDir::new().context("failed to create a work folder")?;
+    let validated = inputs.validate(careplan_spec::Options::default());
+    let report = diagnose::diagnose(
+        diagnose::Request {
+            inputs: &inputs.files,
+            attachments: &inputs.attachments,
+            error_text: args.error_text.as_deref(),
+            products,
+            trace: trace.as_ref(),
+        },
+        &validated,
+        &work.0,
+    );
+    let text = match args.format {
+        DiagnoseFormat::Human => diagnose::to_human(&report),
+        DiagnoseFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+    };
+    super::emit(&text, args.output.as_ref())?;
+    Ok(if report.causes.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -1,0 +1,104 @@
+//! 実績 without a received 予定 (the ほのぼの rule, seed 000 §3): 実績 user-months for which the folder
+//! holds no 6表 from the care manager to the provider, and the products that could not have written
+//! such 実績 (the matrix's `write` follow-up).
+
+use std::collections::BTreeSet;
+
+use careplan_spec::{FileKind, FileName, layout, units};
+
+use super::matrix::Verdict;
+use super::{Context, Hit, records};
+
+const ID: &str = "actuals-without-plan";
+
+/// The first three key values (保険者番号, 被保険者番号, month) of a file's records, with lines.
+fn keys(ctx: &Context<'_>, file: usize, kind: FileKind) -> Vec<(Vec<String>, u32)> {
+    let input = &ctx.inputs[file];
+    let Ok(name) = FileName::parse(&input.name) else {
+        return Vec::new();
+    };
+    let Some(view) = layout::view(kind, name.shape) else {
+        return Vec::new();
+    };
+    let cols: Vec<usize> = units::key_columns(kind.prefix())
+        .iter()
+        .take(3)
+        .filter_map(|c| view.col(c))
+        .collect();
+    records(input)
+        .into_iter()
+        .filter(|(_, v)| v.len() == view.len())
+        .map(|(line, v)| (cols.iter().map(|&c| v[c].clone()).collect(), line))
+        .collect()
+}
+
+fn files_of(ctx: &Context<'_>, idx: &[usize], kind: FileKind) -> Vec<usize> {
+    idx.iter()
+        .copied()
+        .filter(|&i| FileName::parse(&ctx.inputs[i].name).is_ok_and(|n| n.kind == kind))
+        .collect()
+}
+
+pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for (i, u, _) in ctx.units() {
+        if u.unit.as_deref() != Some("actuals") {
+            continue;
+        }
+        let planned: BTreeSet<Vec<String>> = ctx
+            .matrix
+            .units
+            .iter()
+            .filter(|p| {
+                p.unit.as_deref() == Some("kyotaku-riyohyo")
+                    && p.sender == u.receiver
+                    && p.receiver == u.sender
+            })
+            .flat_map(|p| files_of(ctx, &p.inputs, FileKind::UpPlan))
+            .flat_map(|f| keys(ctx, f, FileKind::UpPlan))
+            .map(|(k, _)| k)
+            .collect();
+        for f in files_of(ctx, &u.inputs, FileKind::UpJsk) {
+            let mut seen = BTreeSet::new();
+            for (key, line) in keys(ctx, f, FileKind::UpJsk) {
+                if planned.contains(&key) || !seen.insert(key.clone()) {
+                    continue;
+                }
+                out.push(
+                    Hit::new(
+                        ID,
+                        Some(format!("{}:{line}", ctx.inputs[f].path)),
+                        None,
+                        format!(
+                            "実績 for user {} month {} — the files hold no 予定 (6表 from {} to {}) for it",
+                            key.get(..2).map(|k| k.join("/")).unwrap_or_default(),
+                            key.get(2).cloned().unwrap_or_default(),
+                            u.receiver,
+                            u.sender
+                        ),
+                    )
+                    .strength(15),
+                );
+            }
+        }
+        for r in &ctx.matrix.rows {
+            if let Some(w) = r.cells[i]
+                .follow
+                .iter()
+                .find(|f| f.what == "write" && f.outcome.verdict == Verdict::Refused)
+            {
+                out.push(
+                    Hit::new(
+                        ID,
+                        Some(format!("unit {}", u.serial)),
+                        None,
+                        format!("{} at the provider {}", r.software, w.outcome.text),
+                    )
+                    .strength(15)
+                    .confirmed(r.chosen),
+                );
+            }
+        }
+    }
+    out
+}
