@@ -13,3 +13,4 @@ pub mod diff;
 pub mod hub_check;
 pub mod inputs;
 pub mod raw;
+pub mod shrink;

@@ -132,6 +132,9 @@ enum Command {
     /// Explain why an exchange of these files broke and whose side must change: ranked causes
     /// with evidence and fixes, and what every simulated product would do with the files.
     Diagnose(support::DiagnoseArgs),
+    /// Cut a failing folder down to the files, users, records and values the failure needs, and
+    /// write a scenario that reproduces it.
+    Shrink(support::ShrinkArgs),
 }
 
 fn main() -> ExitCode {
@@ -286,6 +289,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff(a) => support::diff(a),
         Command::Anonymize(a) => support::anonymize(a),
         Command::Diagnose(a) => support::diagnose(a),
+        Command::Shrink(a) => support::shrink(a),
     }
 }
 

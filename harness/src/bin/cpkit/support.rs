@@ -11,7 +11,7 @@ use careplan_harness::software::persona;
 use careplan_harness::support::diagnose::matrix::{Product, WorkDir};
 use careplan_harness::support::diagnose::{self, trace::TraceBundle};
 use careplan_harness::support::inputs::Inputs;
-use careplan_harness::support::{anonymize, diff};
+use careplan_harness::support::{anonymize, diff, shrink};
 use clap::{Args, ValueEnum};
 
 /// Output format of `diff`.
@@ -244,4 +244,188 @@ pub fn diagnose(args: DiagnoseArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[derive(Args)]
+pub struct ShrinkArgs {
+    /// Files or folders of the failing case.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Keep files on which the spec core reports this rule.
+    #[arg(long, required_unless_present = "sut", conflicts_with = "sut")]
+    pub rule: Option<String>,
+    /// Keep files on which this SUT fails the scenario the same way.
+    #[arg(long, requires = "scenario")]
+    pub sut: Option<PathBuf>,
+    /// The scenario whose fixtures or attachments are the PATHs (with --sut).
+    #[arg(long, requires = "sut")]
+    pub scenario: Option<PathBuf>,
+    /// Where the minimal files (files/) and the scenario (scenario.toml) go; created, must be empty.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+struct Stderr;
+
+impl shrink::Progress for Stderr {
+    fn phase(&mut self, name: &str, parts: usize) {
+        eprintln!("shrink: {name}: {parts} parts");
+    }
+    fn test(&mut self, n: usize, records: usize, holds: bool) {
+        eprintln!(
+            "shrink:   test {n}: {records} records — {}",
+            if holds {
+                "still fails"
+            } else {
+                "no longer fails"
+            }
+        );
+    }
+}
+
+/// `cpkit shrink`: exit 0 written, 1 the input does not fail as asked, 2 usage or I/O error.
+pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
+    let out = &args.out;
+    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        bail!(
+            "{} is not empty; nothing was written (choose a new --out folder)",
+            out.display()
+        );
+    }
+    let inputs = Inputs::read(&args.paths)?;
+    let roots: Vec<(PathBuf, bool)> = args
+        .paths
+        .iter()
+        .map(|p| (p.clone(), p.is_file()))
+        .collect();
+    // Where each root's minimal files go.
+    let files_dir = out.join("files");
+    let stand_ins: Vec<PathBuf> = roots
+        .iter()
+        .enumerate()
+        .map(|(k, (p, is_file))| {
+            let base = if roots.len() == 1 {
+                files_dir.clone()
+            } else {
+                files_dir.join(k.to_string())
+            };
+            if *is_file {
+                base.join(p.file_name().unwrap_or_default())
+            } else {
+                base
+            }
+        })
+        .collect();
+    let work = WorkDir::new().context("failed to create a work folder")?;
+    let loaded;
+    let sut;
+    let goal = match (&args.rule, &args.sut, &args.scenario) {
+        (Some(r), _, _) => {
+            let Some(rule) = careplan_spec::RuleId::from_id(r) else {
+                bail!("unknown rule {r:?}; `cpkit rules` lists them");
+            };
+            shrink::Goal::Rule(rule)
+        }
+        (None, Some(s), Some(sc)) => {
+            sut = SutConfig::load(s)?;
+            loaded = careplan_harness::scenario::Scenario::read(sc).map_err(|e| {
+                anyhow::anyhow!("{}:{}:{}: {}", e.file, e.line, e.column, e.message)
+            })?;
+            shrink::Goal::Sut {
+                config: &sut,
+                scenario: &loaded,
+                paths: &args.paths,
+                work: &work.0,
+            }
+        }
+        _ => bail!("give --rule ID, or --sut CONFIG with --scenario FILE"),
+    };
+    let result = match shrink::shrink(&inputs.files, &roots, &goal, &mut Stderr) {
+        Ok(r) => r,
+        Err(e @ shrink::ShrinkError::NotFailing(_)) => {
+            eprintln!("cpkit: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut written = Vec::new();
+    for (root, rel, bytes) in &result.files {
+        let target = if roots[*root].1 {
+            stand_ins[*root].clone()
+        } else {
+            stand_ins[*root].join(rel)
+        };
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
+        }
+        std::fs::write(&target, bytes)
+            .with_context(|| format!("failed to write {}", target.display()))?;
+        written.push((target, bytes.clone()));
+    }
+    let scenario_path = out.join("scenario.toml");
+    let text = match &goal {
+        shrink::Goal::Rule(rule) => {
+            let files: Vec<(PathBuf, Vec<u8>)> = written
+                .iter()
+                .map(|(p, b)| {
+                    (
+                        p.strip_prefix(&files_dir).unwrap_or(p).to_owned(),
+                        b.clone(),
+                    )
+                })
+                .collect();
+            shrink::rule_scenario(*rule, &files, "files")
+        }
+        shrink::Goal::Sut { scenario, .. } => {
+            std::fs::create_dir_all(&files_dir)?;
+            for s in &stand_ins {
+                if !s.exists() && s.extension().is_none() {
+                    std::fs::create_dir_all(s)?;
+                }
+            }
+            shrink::sut_scenario(scenario, &args.paths, &stand_ins, out)
+        }
+    };
+    std::fs::create_dir_all(out)?;
+    std::fs::write(&scenario_path, &text)
+        .with_context(|| format!("failed to write {}", scenario_path.display()))?;
+    // The scenario must be usable as it is.
+    let written_scenario = careplan_harness::scenario::Scenario::read(&scenario_path)
+        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", e.file, e.line, e.column, e.message))?;
+    let problems = careplan_harness::scenario::lint(&written_scenario);
+    if let Some(p) = problems.first() {
+        bail!(
+            "the written scenario does not lint: {}:{}:{}: {}",
+            p.file,
+            p.line,
+            p.column,
+            p.message
+        );
+    }
+    let mut report = String::new();
+    for (p, _) in &written {
+        report.push_str(&format!("wrote {}\n", p.display()));
+    }
+    report.push_str(&format!("wrote {}\n", scenario_path.display()));
+    report.push_str(&format!(
+        "shrunk in {} tests: files {} → {}, users {} → {}, records {} → {}, optional values {} → {}\n",
+        result.tests,
+        result.before.files,
+        result.after.files,
+        result.before.users,
+        result.after.users,
+        result.before.records,
+        result.after.records,
+        result.before.values,
+        result.after.values
+    ));
+    if !result.rules.is_empty() {
+        report.push_str(&format!(
+            "other rules still reported: {}\n",
+            result.rules.join(", ")
+        ));
+    }
+    super::emit(&report, None)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -217,7 +217,7 @@ fn stored(inputs: &[Input], idx: &[usize]) -> Vec<StoredFile> {
 
 /// The service type an office's software runs as: from V4 names, else from the records that name
 /// it as provider, else 43 for a care manager.
-fn own_type(office: &str, cols: &[UnitColumn], inputs: &[Input]) -> ServiceTypeCode {
+pub fn own_type(office: &str, cols: &[UnitColumn], inputs: &[Input]) -> ServiceTypeCode {
     let named = cols.iter().find_map(|c| {
         if c.sender == office {
             c.sender_type.clone()
