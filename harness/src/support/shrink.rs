@@ -841,11 +841,27 @@ pub fn sut_scenario(
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let roots: Vec<PathBuf> = roots.iter().map(|r| canon(r)).collect();
     let mut text = s.text.clone();
-    // Edit from the last step backwards so that spans stay valid.
+    // A step's span is its `[[step]]` header: its body runs to the next table header.
+    let mut starts: Vec<usize> = s
+        .file
+        .steps
+        .iter()
+        .map(|st| st.span().start)
+        .chain(s.file.offices.iter().map(|o| o.span().start))
+        .collect();
+    starts.sort_unstable();
+    let end_of = |start: usize| {
+        starts
+            .iter()
+            .copied()
+            .find(|&x| x > start)
+            .unwrap_or(s.text.len())
+    };
+    // Edit from the last step backwards so that offsets stay valid.
     let mut steps: Vec<_> = s.file.steps.iter().collect();
     steps.sort_by_key(|st| std::cmp::Reverse(st.span().start));
     for st in steps {
-        let span = st.span();
+        let span = st.span().start..end_of(st.span().start);
         let step = st.get_ref();
         let mut paths: Vec<&String> = step.fixture.iter().collect();
         paths.extend(&step.attach);
