@@ -547,26 +547,29 @@ fn compare_records(
     }
 }
 
-/// What pairs files of two folders: kind, month, sender and receiver (offices and types) — not
-/// the ファイル連番 or the name shape. Names that do not parse pair by name.
-fn file_key(f: &Input) -> String {
+/// What pairs files of two folders: kind, month, sender and receiver (offices, and with `types`
+/// their service types) — not the ファイル連番 or the name shape. Names that do not parse pair by
+/// name.
+fn file_key(f: &Input, types: bool) -> String {
     match FileName::parse(&f.name) {
-        Ok(n) => format!(
-            "{}|{}|{}|{}|{}|{}|{}",
-            n.kind.prefix(),
-            n.month.map(|m| m.to_string()).unwrap_or_default(),
-            n.sender.office,
-            n.sender
-                .service_type()
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
-            n.receiver.office,
-            n.receiver
-                .service_type()
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
-            n.branch.unwrap_or_default()
-        ),
+        Ok(n) => {
+            let t = |p: &careplan_spec::Party| {
+                p.service_type()
+                    .filter(|_| types)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
+            };
+            format!(
+                "{}|{}|{}|{}|{}|{}|{}",
+                n.kind.prefix(),
+                n.month.map(|m| m.to_string()).unwrap_or_default(),
+                n.sender.office,
+                t(&n.sender),
+                n.receiver.office,
+                t(&n.receiver),
+                n.branch.clone().unwrap_or_default()
+            )
+        }
         Err(_) => format!("name|{}", f.name),
     }
 }
@@ -580,29 +583,28 @@ pub fn diff(a_label: &str, a: &[Input], b_label: &str, b: &[Input]) -> DiffRepor
     if a.len() == 1 && b.len() == 1 {
         files.push(diff_files(&a[0], &b[0]));
     } else {
-        // Pair by key; several files of one key pair in serial (name) order.
-        let mut gb: BTreeMap<String, Vec<&Input>> = BTreeMap::new();
-        for f in b {
-            gb.entry(file_key(f)).or_default().push(f);
-        }
-        for list in gb.values_mut() {
-            list.sort_by(|x, y| x.name.cmp(&y.name));
-            list.reverse();
-        }
-        let mut sorted_a: Vec<&Input> = a.iter().collect();
-        sorted_a.sort_by(|x, y| x.name.cmp(&y.name));
-        for f in sorted_a {
-            match gb.get_mut(&file_key(f)).and_then(|l| l.pop()) {
-                Some(g) => files.push(diff_files(f, g)),
-                None => only_in_a.push(f.path.clone()),
+        // Pair by key with service types, then the rest without them (a V3 name has none);
+        // several files of one key pair in serial (name) order.
+        let mut left_a: Vec<&Input> = a.iter().collect();
+        left_a.sort_by(|x, y| x.name.cmp(&y.name));
+        let mut left_b: Vec<&Input> = b.iter().collect();
+        left_b.sort_by(|x, y| x.name.cmp(&y.name));
+        for types in [true, false] {
+            let mut rest_a = Vec::new();
+            for f in left_a {
+                let k = file_key(f, types);
+                match left_b.iter().position(|g| file_key(g, types) == k) {
+                    Some(j) => {
+                        let g = left_b.remove(j);
+                        files.push(diff_files(f, g));
+                    }
+                    None => rest_a.push(f),
+                }
             }
+            left_a = rest_a;
         }
-        for list in gb.values() {
-            for f in list.iter().rev() {
-                only_in_b.push(f.path.clone());
-            }
-        }
-        only_in_b.sort();
+        only_in_a.extend(left_a.iter().map(|f| f.path.clone()));
+        only_in_b.extend(left_b.iter().map(|f| f.path.clone()));
     }
     let same = only_in_a.is_empty() && only_in_b.is_empty() && files.iter().all(FileDiff::same);
     DiffReport {

@@ -25,7 +25,8 @@ pub struct Input {
 }
 
 /// The files given, split into files of the standard (CSV and family JPEG, by extension) and the
-/// other files found in the given folders (attachments: PDF, photos, text, archives).
+/// other files found in the given folders (attachments: PDF, photos, text, archives; notes and
+/// tool reports ending in .toml, .json or .md are left out).
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
     pub files: Vec<Input>,
@@ -66,6 +67,16 @@ fn read(path: &Path, given: &Path, root: usize) -> Result<Input, InputError> {
     })
 }
 
+/// Files beside a case that are notes or reports of tools (`expect.toml`, `anonymize-report.json`,
+/// `README.md`), not attachments an office would send.
+fn is_note(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["toml", "json", "md"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
+}
+
 impl Inputs {
     /// Reads `paths`: a file is taken whatever its name; a folder is walked in name order, its
     /// `.csv` / `.jpg` files are files of the standard and the rest attachments.
@@ -76,7 +87,7 @@ impl Inputs {
             for f in files {
                 out.files.push(read(&f, given, root)?);
             }
-            for f in skipped {
+            for f in skipped.into_iter().filter(|f| !is_note(f)) {
                 out.attachments.push(read(&f, given, root)?);
             }
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use careplan_spec::{FileKind, FileName, layout, units};
 
-use super::matrix::Verdict;
+use super::matrix::{Product, Verdict};
 use super::{Context, Hit, records};
 
 const ID: &str = "actuals-without-plan";
@@ -77,11 +77,20 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                             u.sender
                         ),
                     )
-                    .strength(15),
+                    .strength(5),
                 );
             }
         }
-        for r in &ctx.matrix.rows {
+        // Products that make 実績 CSV only from plans imported by CSV (and a SUT): their refusal to
+        // write these 実績 is this cause; other refusals (a V3 writer losing V4 columns) are not.
+        for ((product, _), r) in ctx.products.iter().zip(&ctx.matrix.rows) {
+            let plan_bound = match product {
+                Product::Persona(p) => p.actuals_need_csv_plan,
+                Product::Sut(_) => true,
+            };
+            if !plan_bound {
+                continue;
+            }
             if let Some(w) = r.cells[i]
                 .follow
                 .iter()
@@ -94,7 +103,8 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                         None,
                         format!("{} at the provider {}", r.software, w.outcome.text),
                     )
-                    .strength(15)
+                    // Only the named product's refusal weighs: others are what-ifs.
+                    .strength(if r.chosen { 15 } else { 0 })
                     .confirmed(r.chosen),
                 );
             }

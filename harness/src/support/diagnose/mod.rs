@@ -323,7 +323,9 @@ pub fn to_human(d: &Diagnosis) -> String {
     if let Some(t) = &d.trace {
         out.push_str(&format!("trace: {t}\n"));
     }
-    out.push_str("\nsend units (import order per receiver):\n");
+    if !d.matrix.units.is_empty() {
+        out.push_str("\nsend units (import order per receiver):\n");
+    }
     for (i, u) in d.matrix.units.iter().enumerate() {
         out.push_str(&format!(
             "  [{}] {} — {}\n",

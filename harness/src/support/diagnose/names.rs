@@ -48,7 +48,8 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                     None,
                     format!("{} refuses them: {}", row.software, cell.text),
                 )
-                .strength(20)
+                // The named receiver's refusal weighs; other V3 products are what-ifs.
+                .strength(if *chosen { 20 } else { 5 })
                 .confirmed(*chosen),
             );
         }
