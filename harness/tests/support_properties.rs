@@ -52,12 +52,14 @@ fn golden(case: &str) -> Vec<Input> {
 
 /// Pieces of personal text, as MS932 bytes.
 fn piece() -> impl Strategy<Value = Vec<u8>> {
-    let enc = |s: &str| ms932::encode(s, false).0;
+    fn enc(s: &str) -> Vec<u8> {
+        ms932::encode(s, false).0
+    }
     prop_oneof![
-        4 => proptest::sample::select(vec!["山", "田", "花", "子", "佐", "藤", "鈴", "髙"]).prop_map(move |s| enc(s)),
-        2 => proptest::sample::select(vec!["さ", "く", "ら", "ア", "イ", "ｶ", "ﾀ", "ﾛ"]).prop_map(move |s| enc(s)),
-        2 => proptest::sample::select(vec!["1", "9", "A", "z", "３", "Ｂ"]).prop_map(move |s| enc(s)),
-        1 => proptest::sample::select(vec!["\u{3000}", " ", "、", "。", "-", "～", "（"]).prop_map(move |s| enc(s)),
+        4 => proptest::sample::select(vec!["山", "田", "花", "子", "佐", "藤", "鈴", "髙"]).prop_map(enc),
+        2 => proptest::sample::select(vec!["さ", "く", "ら", "ア", "イ", "ｶ", "ﾀ", "ﾛ"]).prop_map(enc),
+        2 => proptest::sample::select(vec!["1", "9", "A", "z", "３", "Ｂ"]).prop_map(enc),
+        1 => proptest::sample::select(vec!["\u{3000}", " ", "、", "。", "-", "～", "（"]).prop_map(enc),
         1 => proptest::sample::select(vec!["\"", ",", "\r\n"]).prop_map(|s| s.as_bytes().to_vec()),
         1 => proptest::sample::select(vec![vec![0xF0u8, 0x40], vec![0x87, 0x40], vec![0xFA, 0x40]]),
     ]

@@ -535,7 +535,11 @@ impl Mapper<'_> {
         }
         let mut stream = self.key.stream("birth_shift", person, 0);
         let n = (stream.next_u16() % 365 + 1) as i64;
-        let days = if stream.next_u16() % 2 == 0 { n } else { -n };
+        let days = if stream.next_u16().is_multiple_of(2) {
+            n
+        } else {
+            -n
+        };
         let month = time::Month::try_from(text[4..6].parse::<u8>().ok()?).ok()?;
         let date =
             time::Date::from_calendar_date(text[..4].parse().ok()?, month, text[6..].parse().ok()?)

@@ -89,21 +89,21 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
             )
         });
     for a in ctx.attachments {
-        if let Err(e) = hub.check(&from, to.clone(), &current, &[(&a.name, &a.bytes)]) {
-            if let Some(c) = cause_for(e.code.as_str(), true) {
-                out.push(
-                    Hit::new(
-                        c,
-                        Some(a.path.clone()),
-                        Some(e.code.as_str().to_owned()),
-                        format!(
-                            "the exchange refuses this attachment: {} / {}",
-                            e.message_ja, e.message_en
-                        ),
-                    )
-                    .strength(30),
-                );
-            }
+        if let Err(e) = hub.check(&from, to.clone(), &current, &[(&a.name, &a.bytes)])
+            && let Some(c) = cause_for(e.code.as_str(), true)
+        {
+            out.push(
+                Hit::new(
+                    c,
+                    Some(a.path.clone()),
+                    Some(e.code.as_str().to_owned()),
+                    format!(
+                        "the exchange refuses this attachment: {} / {}",
+                        e.message_ja, e.message_en
+                    ),
+                )
+                .strength(30),
+            );
         }
     }
     out

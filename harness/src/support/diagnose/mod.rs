@@ -259,7 +259,7 @@ pub fn diagnose(req: Request<'_>, validated: &Validated, work: &std::path::Path)
         });
     }
     // Highest score first; the table order breaks ties (the sort is stable).
-    found.sort_by(|a, b| b.score.cmp(&a.score));
+    found.sort_by_key(|c| std::cmp::Reverse(c.score));
     let count = |s: Severity| {
         validated
             .located()
