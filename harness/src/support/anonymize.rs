@@ -262,26 +262,15 @@ fn pools() -> &'static Pools {
         p.insert(CharClass::Upper, single(b'A'..=b'Z'));
         p.insert(CharClass::Lower, single(b'a'..=b'z'));
         p.insert(CharClass::HalfKana, single(0xB1..=0xDD));
-        p.insert(
-            CharClass::FwDigit,
-            double(0x824F, 0x8258, CharClass::FwDigit),
-        );
-        p.insert(
-            CharClass::FwUpper,
-            double(0x8260, 0x8279, CharClass::FwUpper),
-        );
-        p.insert(
-            CharClass::FwLower,
-            double(0x8281, 0x829A, CharClass::FwLower),
-        );
-        p.insert(
-            CharClass::Hiragana,
-            double(0x829F, 0x82F1, CharClass::Hiragana),
-        );
-        p.insert(
-            CharClass::Katakana,
-            double(0x8340, 0x8396, CharClass::Katakana),
-        );
+        for (from, to, class) in [
+            (0x824F, 0x8258, CharClass::FwDigit),
+            (0x8260, 0x8279, CharClass::FwUpper),
+            (0x8281, 0x829A, CharClass::FwLower),
+            (0x829F, 0x82F1, CharClass::Hiragana),
+            (0x8340, 0x8396, CharClass::Katakana),
+        ] {
+            p.insert(class, double(from, to, class));
+        }
         // JIS level-1 kanji: ordinary, in every receiver's font.
         p.insert(CharClass::Kanji, double(0x889F, 0x9872, CharClass::Kanji));
         Pools(p)

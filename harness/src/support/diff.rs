@@ -373,30 +373,19 @@ pub fn diff_files(a: &Input, b: &Input) -> FileDiff {
                 .map(|(_, j)| (k.clone(), *i, *j))
         })
         .collect();
-    for (k, _) in ca.iter().skip(1) {
-        if !cb.iter().any(|(kb, _)| kb == k) {
-            let filled = ra
-                .records
-                .iter()
-                .filter(|r| !value_of(r, &ca, k).is_empty())
-                .count();
-            if filled > 0 {
-                out.notes.push(format!(
-                    "{k}: only A's layout has this column ({filled} records have a value)"
-                ));
+    for (side, cols, other, read) in [("A", &ca, &cb, &ra), ("B", &cb, &ca, &rb)] {
+        for (k, _) in cols.iter().skip(1) {
+            if other.iter().any(|(ko, _)| ko == k) {
+                continue;
             }
-        }
-    }
-    for (k, _) in cb.iter().skip(1) {
-        if !ca.iter().any(|(ka, _)| ka == k) {
-            let filled = rb
+            let filled = read
                 .records
                 .iter()
-                .filter(|r| !value_of(r, &cb, k).is_empty())
+                .filter(|r| !value_of(r, cols, k).is_empty())
                 .count();
             if filled > 0 {
                 out.notes.push(format!(
-                    "{k}: only B's layout has this column ({filled} records have a value)"
+                    "{k}: only {side}'s layout has this column ({filled} records have a value)"
                 ));
             }
         }

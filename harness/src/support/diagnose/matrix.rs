@@ -493,32 +493,34 @@ fn send_outcome(hub: &HubCheck, c: &UnitColumn, inputs: &[Input], client: &str) 
     }
 }
 
+/// Exports the 実績 unit of a unit's month for `to` (the files' names, or the product's refusal).
+fn export_actuals(
+    sw: &mut dyn Software,
+    c: &UnitColumn,
+    to: (&str, &Option<String>),
+    as_type: &Option<String>,
+) -> Option<Result<Vec<String>, String>> {
+    let req = export_request("actuals", to.0, to.1, as_type, &c.month, &c.serial)?;
+    Some(
+        sw.export(&req)
+            .map(|files| files.into_iter().map(|f| f.name).collect())
+            .map_err(|e| e.to_string()),
+    )
+}
+
 fn answer(sw: &mut dyn Software, c: &UnitColumn) -> Outcome {
     let month = c.month.as_deref().and_then(Month::parse);
     if let Err(e) = sw.record_actuals(month) {
         return Outcome::of(Verdict::Refused, e.to_string(), Vec::new());
     }
-    let Some(req) = export_request(
-        "actuals",
-        &c.sender,
-        &c.sender_type,
-        &c.receiver_type,
-        &c.month,
-        &c.serial,
-    ) else {
-        return Outcome::na("no export request for this unit");
-    };
-    match sw.export(&req) {
-        Ok(files) => Outcome::ok(format!(
+    match export_actuals(sw, c, (&c.sender, &c.sender_type), &c.receiver_type) {
+        None => Outcome::na("no export request for this unit"),
+        Some(Ok(files)) => Outcome::ok(format!(
             "answers with {} 実績 file(s): {}",
             files.len(),
-            files
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            files.join(", ")
         )),
-        Err(e) => Outcome::of(Verdict::Refused, e.to_string(), Vec::new()),
+        Some(Err(e)) => Outcome::of(Verdict::Refused, e, Vec::new()),
     }
 }
 
@@ -567,22 +569,18 @@ fn write_actuals(
         Ok(m) => m,
         Err(e) => e.to_string(),
     };
-    let Some(req) = export_request(
-        "actuals",
-        &c.receiver,
-        &c.receiver_type,
+    match export_actuals(
+        sw.as_mut(),
+        c,
+        (&c.receiver, &c.receiver_type),
         &c.sender_type,
-        &c.month,
-        &c.serial,
-    ) else {
-        return Outcome::na("no export request for this unit");
-    };
-    match sw.export(&req) {
-        Ok(files) => Outcome::ok(format!(
+    ) {
+        None => Outcome::na("no export request for this unit"),
+        Some(Ok(files)) => Outcome::ok(format!(
             "can write them ({received}; {} file(s))",
             files.len()
         )),
-        Err(e) => Outcome::of(
+        Some(Err(e)) => Outcome::of(
             Verdict::Refused,
             format!("cannot write them: {e} ({received}; {recorded})"),
             Vec::new(),
