@@ -27,8 +27,8 @@ fn keys(ctx: &Context<'_>, file: usize, kind: FileKind) -> Vec<(Vec<String>, u32
         .collect();
     records(input)
         .into_iter()
-        .filter(|(_, v)| v.len() == view.len())
-        .map(|(line, v)| (cols.iter().map(|&c| v[c].clone()).collect(), line))
+        .filter(|r| r.values.len() == view.len())
+        .map(|r| (cols.iter().map(|&c| r.values[c].clone()).collect(), r.line))
         .collect()
 }
 
@@ -67,7 +67,7 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                 out.push(
                     Hit::new(
                         ID,
-                        Some(format!("{}:{line}", ctx.inputs[f].path)),
+                        Some(format!("{}:{line}:1", ctx.inputs[f].path)),
                         None,
                         format!(
                             "実績 for user {} month {} — the files hold no 予定 (6表 from {} to {}) for it",

@@ -39,13 +39,14 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
             continue;
         };
         let input = &ctx.inputs[plan];
-        let mut types: BTreeMap<String, (u32, usize)> = BTreeMap::new();
-        for (line, values) in records(input) {
-            if values.len() != view.len() || values[office] != u.receiver {
+        // Per service type: where its first サービスコード is, and how many records it has.
+        let mut types: BTreeMap<String, ((u32, u32), usize)> = BTreeMap::new();
+        for row in records(input) {
+            if row.values.len() != view.len() || row.values[office] != u.receiver {
                 continue;
             }
-            if let Some(t) = values[code].get(..2) {
-                let e = types.entry(t.to_owned()).or_insert((line, 0));
+            if let Some(t) = row.values[code].get(..2) {
+                let e = types.entry(t.to_owned()).or_insert((row.at[code], 0));
                 e.1 += 1;
             }
         }
@@ -71,16 +72,19 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
         }
         let list = types
             .iter()
-            .map(|(t, (line, n))| format!("{t} ({n} records from line {line})"))
+            .map(|(t, ((line, _), n))| format!("{t} ({n} records from line {line})"))
             .collect::<Vec<_>>()
             .join(", ");
+        // Point at the first record of the second service.
+        let ((line, column), _) = types.values().nth(1).copied().unwrap_or(((1, 1), 0));
         out.push(
             Hit::new(
                 ID,
-                Some(input.path.clone()),
+                Some(format!("{}:{line}:{column}", input.path)),
                 None,
                 format!(
-                    "the 6表 for office {} holds services {list} under one office number{}",
+                    "No.{} {code_col}: the 6表 for office {} holds services {list} under one office number{}",
+                    view.columns[code].no,
                     u.receiver,
                     if v3 {
                         "; its V3 name carries no service type, so the receiver cannot tell them apart by name"

@@ -281,17 +281,25 @@ pub fn diagnose(req: Request<'_>, validated: &Validated, work: &std::path::Path)
     }
 }
 
-/// A file's records decoded leniently (MS932, or UTF-8 where the bytes are), with their lines:
-/// (line, values).
-pub fn records(input: &Input) -> Vec<(u32, Vec<String>)> {
+/// One record decoded leniently.
+pub struct Row {
+    pub line: u32,
+    pub values: Vec<String>,
+    /// Where each field starts: (line, column).
+    pub at: Vec<(u32, u32)>,
+}
+
+/// A file's records decoded leniently (MS932, or UTF-8 where the bytes are).
+pub fn records(input: &Input) -> Vec<Row> {
     let mut t = Tokenizer::new(&input.bytes[..]);
     let mut rec = RawRecord::default();
     let mut out = Vec::new();
     while t.next_record(&mut rec).unwrap_or(false) {
         t.take_issues();
-        out.push((
-            rec.start.line,
-            rec.fields()
+        out.push(Row {
+            line: rec.start.line,
+            values: rec
+                .fields()
                 .iter()
                 .map(|f| match std::str::from_utf8(&f.bytes) {
                     Ok(s) if !f.bytes.is_ascii() && !ms932::decode(&f.bytes).1.is_empty() => {
@@ -300,7 +308,12 @@ pub fn records(input: &Input) -> Vec<(u32, Vec<String>)> {
                     _ => ms932::decode(&f.bytes).0,
                 })
                 .collect(),
-        ));
+            at: rec
+                .fields()
+                .iter()
+                .map(|f| (f.start.line, f.start.column))
+                .collect(),
+        });
     }
     out
 }

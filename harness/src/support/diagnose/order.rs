@@ -55,7 +55,8 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                 continue;
             }
             let mut seen = std::collections::BTreeSet::new();
-            for (line, v) in records(input) {
+            for row in records(input) {
+                let (line, v) = (row.line, row.values);
                 if v.len() != view.len() {
                     continue;
                 }
@@ -100,7 +101,7 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                 out.push(
                     Hit::new(
                         "delete-before-upload",
-                        Some(format!("{}:{}", d.file, d.line)),
+                        Some(format!("{}:{}:1", d.file, d.line)),
                         None,
                         format!(
                             "{} (連番 {}) deletes user {user} {when} for {receiver}, but the {} it would delete comes later (連番 {}, {}): processed in 連番 order the deletion finds nothing and the upload stays",
@@ -143,7 +144,7 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
             out.push(
                 Hit::new(
                     "import-order",
-                    Some(format!("{}:{}", touches[0].file, touches[0].line)),
+                    Some(format!("{}:{}:1", touches[0].file, touches[0].line)),
                     None,
                     format!(
                         "user {user} {when} for {receiver} is carried by several units, to be imported {list}{}",
