@@ -281,6 +281,16 @@ fn diagnose_matches_a_pasted_text_alone_and_refuses_an_empty_call() {
     assert_eq!(cause(&v, "destination-not-registered")["side"], "setup");
     let o = cpkit(&["diagnose"]);
     assert_eq!(o.status.code(), Some(2));
+    // A file too large to be a support case is refused by name, without being read.
+    let dir = TempDir::new();
+    let big = std::fs::File::create(
+        dir.join("UPPLAN_202505_0310000100_43_0320000201_11_20250425110000.CSV"),
+    )
+    .unwrap();
+    big.set_len(65 * 1024 * 1024).unwrap();
+    let o = cpkit(&["diagnose", &dir.s("")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is larger than"), "{}", stderr(&o));
     let o = cpkit(&[
         "diagnose",
         &golden("valid/v4.1/riyohyo-minimal"),

@@ -629,7 +629,7 @@ pub fn anonymize(
                 f.bytes[..f.bytes.len().min(8)].to_vec()
             };
         } else {
-            let mut edits: Vec<(Vec<usize>, Vec<u8>)> = Vec::new();
+            let mut edits: Vec<((usize, usize), Vec<u8>)> = Vec::new();
             for_each_cell(f, plan, split, |class, content, field, col| {
                 let person = person_of(f, plan, split, field.0);
                 let utf8 = field_is_utf8(content);
@@ -666,13 +666,10 @@ pub fn anonymize(
                     entry.not_a_date += 1;
                 }
                 *per_class.entry(class.domain().to_owned()).or_default() += 1;
-                let offsets = split.records[field.0].fields[field.1].content.clone();
-                edits.push((offsets, new));
+                edits.push((field, new));
             });
-            for (offsets, new) in edits {
-                for (at, b) in offsets.into_iter().zip(new) {
-                    bytes[at] = b;
-                }
+            for ((r, fi), new) in edits {
+                split.records[r].fields[fi].write(&mut bytes, &new);
             }
             misaligned = split
                 .records

@@ -43,9 +43,27 @@ pub enum InputError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{path} is larger than {MAX_INPUT_BYTES} bytes: split the case (the exchange takes far smaller files)"
+    )]
+    TooLarge { path: PathBuf },
 }
 
+/// The largest file the support tools read (they hold a case in memory).
+pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
 fn read(path: &Path, given: &Path, root: usize) -> Result<Input, InputError> {
+    let size = std::fs::metadata(path)
+        .map_err(|source| InputError::Read {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    if size > MAX_INPUT_BYTES {
+        return Err(InputError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
     let bytes = std::fs::read(path).map_err(|source| InputError::Read {
         path: path.to_owned(),
         source,

@@ -11,13 +11,14 @@
 
 use std::ops::Range;
 
-/// One field: the raw offset of each content byte (a doubled `""` inside quotes gives one content
-/// byte, at the offset of its first quote) and the raw span of the whole field, quotes included.
+/// One field: where its content bytes are in the file — runs of raw bytes, in order (a doubled
+/// `""` inside quotes gives one content byte, its first quote) — and the raw span of the whole
+/// field, quotes included.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldSpan {
     pub quoted: bool,
-    /// Raw offsets of the content bytes, in order.
-    pub content: Vec<usize>,
+    /// The raw runs holding the content, in order; none for an empty field.
+    pub content: Vec<Range<usize>>,
     /// The field's raw bytes, from its first byte up to (not including) the separator or line end.
     pub span: Range<usize>,
 }
@@ -25,7 +26,27 @@ pub struct FieldSpan {
 impl FieldSpan {
     /// The content bytes (quotes unescaped), read from the file's bytes.
     pub fn bytes(&self, file: &[u8]) -> Vec<u8> {
-        self.content.iter().map(|&i| file[i]).collect()
+        self.content
+            .iter()
+            .flat_map(|r| file[r.clone()].iter().copied())
+            .collect()
+    }
+
+    /// Writes `content` (as long as the field's content) back into `file` in place.
+    pub fn write(&self, file: &mut [u8], content: &[u8]) {
+        let mut from = 0;
+        for r in &self.content {
+            let n = r.len().min(content.len().saturating_sub(from));
+            file[r.start..r.start + n].copy_from_slice(&content[from..from + n]);
+            from += n;
+        }
+    }
+
+    fn push(&mut self, at: usize) {
+        match self.content.last_mut() {
+            Some(r) if r.end == at => r.end = at + 1,
+            _ => self.content.push(at..at + 1),
+        }
     }
 }
 
@@ -78,9 +99,9 @@ pub fn split(bytes: &[u8]) -> RawFile {
             let field = fields.last_mut().expect("a record has a field");
             match (state, b) {
                 (State::Quoted, b'"') => state = State::QuoteSeen,
-                (State::Quoted, _) => field.content.push(i),
+                (State::Quoted, _) => field.push(i),
                 (State::QuoteSeen, b'"') => {
-                    field.content.push(i - 1);
+                    field.push(i - 1);
                     state = State::Quoted;
                 }
                 (_, b',') => {
@@ -107,7 +128,7 @@ pub fn split(bytes: &[u8]) -> RawFile {
                     state = State::Quoted;
                 }
                 (State::QuoteSeen | State::FieldStart | State::Unquoted, _) => {
-                    field.content.push(i);
+                    field.push(i);
                     state = State::Unquoted;
                 }
             }
@@ -214,7 +235,10 @@ mod tests {
         let f = &raw.records[0].fields[1];
         assert_eq!(&bytes[f.span.clone()], b"\"a\"\"b\"");
         assert_eq!(f.bytes(bytes), b"a\"b");
-        assert_eq!(f.content, vec![3, 4, 6]);
+        assert_eq!(f.content, vec![3..5, 6..7]);
+        let mut copy = bytes.to_vec();
+        f.write(&mut copy, b"x\"y");
+        assert_eq!(&copy, b"1,\"x\"\"y\"\r\n");
     }
 
     proptest::proptest! {

@@ -41,6 +41,25 @@ fn files_of(ctx: &Context<'_>, idx: &[usize], kind: FileKind) -> Vec<usize> {
 
 pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
     let mut out = Vec::new();
+    // A folder of 実績 without their plans is ordinary (a care manager's inbox): it is evidence only
+    // when the named product at the provider refuses to write them or a text points here.
+    let named_refuses = ctx
+        .products
+        .iter()
+        .zip(&ctx.matrix.rows)
+        .any(|((p, chosen), r)| {
+            *chosen
+                && match p {
+                    Product::Persona(p) => p.actuals_need_csv_plan,
+                    Product::Sut(_) => true,
+                }
+                && r.cells.iter().any(|c| {
+                    c.follow
+                        .iter()
+                        .any(|f| f.what == "write" && f.outcome.verdict == Verdict::Refused)
+                })
+        });
+    let speculative = !(named_refuses || ctx.text_points_to(ID));
     for (i, u, _) in ctx.units() {
         if u.unit.as_deref() != Some("actuals") {
             continue;
@@ -77,7 +96,8 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                             u.sender
                         ),
                     )
-                    .strength(5),
+                    .strength(5)
+                    .speculative(speculative),
                 );
             }
         }
@@ -105,6 +125,7 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                     )
                     // Only the named product's refusal weighs: others are what-ifs.
                     .strength(if r.chosen { 15 } else { 0 })
+                    .speculative(!r.chosen && speculative)
                     .confirmed(r.chosen),
                 );
             }

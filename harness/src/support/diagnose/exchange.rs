@@ -64,6 +64,20 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
             }
         }
     }
+    // Files named like the standard's (.csv, .jpg) outside any unit: their names do not parse.
+    let in_units: std::collections::BTreeSet<usize> = ctx
+        .matrix
+        .units
+        .iter()
+        .flat_map(|u| u.inputs.clone())
+        .collect();
+    let loose: Vec<&super::super::inputs::Input> = ctx
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !in_units.contains(i))
+        .map(|(_, f)| f)
+        .collect();
     // Attachments, each on its own (so that each refusal names its file), from the first unit's
     // sender to its receiver.
     let (from, to) = ctx
@@ -88,7 +102,7 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                 },
             )
         });
-    for a in ctx.attachments {
+    for a in ctx.attachments.iter().chain(loose) {
         if let Err(e) = hub.check(&from, to.clone(), &current, &[(&a.name, &a.bytes)])
             && let Some(c) = cause_for(e.code.as_str(), true)
         {
@@ -98,7 +112,7 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                     Some(a.path.clone()),
                     Some(e.code.as_str().to_owned()),
                     format!(
-                        "the exchange refuses this attachment: {} / {}",
+                        "the exchange refuses this file: {} / {}",
                         e.message_ja, e.message_en
                     ),
                 )

@@ -1,6 +1,6 @@
 //! Causes shown by the spec core's findings: every rule a cause lists in
 //! `support_causes.toml` is evidence of that cause (wrong CSVバージョン, encoding, quoting, units,
-//! names, own office, sizes); other errors are evidence of `other-errors`. A finding whose rule the
+//! names, own office, sizes); other errors and warnings are evidence of `other-errors`. A finding whose rule the
 //! named receiver cites in its refusal is confirmed.
 
 use careplan_spec::Severity;
@@ -25,13 +25,8 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
             continue;
         }
         let id = f.rule.id();
-        let owner = match cause_of_rule(id) {
-            Some(c) => c,
-            None if f.severity == Severity::Error => match cause("other-errors") {
-                Some(c) => c,
-                None => continue,
-            },
-            None => continue,
+        let Some(owner) = cause_of_rule(id).or_else(|| cause("other-errors")) else {
+            continue;
         };
         let mut text = format!("{} / {}", f.message_ja(), f.message_en());
         if let Some(v) = &f.value {

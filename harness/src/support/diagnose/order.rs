@@ -32,8 +32,9 @@ struct Touch {
 }
 
 pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
-    // (receiver, sender, family, key) → the units touching it.
-    let mut groups: BTreeMap<(String, String, FileKind, Vec<String>), Vec<Touch>> = BTreeMap::new();
+    // (receiver, sender, the service types of the names, family, key) → the units touching it.
+    type Group = (String, String, String, FileKind, Vec<String>);
+    let mut groups: BTreeMap<Group, Vec<Touch>> = BTreeMap::new();
     for (ui, u, _) in ctx.units() {
         for &f in &u.inputs {
             let input = &ctx.inputs[f];
@@ -64,8 +65,13 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
                 if !seen.insert(key.clone()) {
                     continue;
                 }
+                let types = format!(
+                    "{}>{}",
+                    u.sender_type.clone().unwrap_or_default(),
+                    u.receiver_type.clone().unwrap_or_default()
+                );
                 groups
-                    .entry((u.receiver.clone(), u.sender.clone(), fam, key))
+                    .entry((u.receiver.clone(), u.sender.clone(), types, fam, key))
                     .or_default()
                     .push(Touch {
                         unit: ui,
@@ -79,11 +85,12 @@ pub fn detect(ctx: &Context<'_>) -> Vec<Hit> {
         }
     }
     let mut out = Vec::new();
-    for ((receiver, _, _, key), mut touches) in groups {
+    for ((receiver, _, _, _, key), mut touches) in groups {
         touches.sort_by(|a, b| a.serial.cmp(&b.serial).then(a.name.cmp(&b.name)));
         let mut unit_ids: Vec<usize> = touches.iter().map(|t| t.unit).collect();
         unit_ids.dedup();
-        if unit_ids.len() < 2 {
+        // Order matters when an upload is involved (two deletions of one key end the same way).
+        if unit_ids.len() < 2 || touches.iter().all(|t| t.kind.is_deletion()) {
             continue;
         }
         let user = key.get(..2).map(|k| k.join("/")).unwrap_or_default();
