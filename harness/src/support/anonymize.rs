@@ -861,6 +861,67 @@ mod tests {
         }
     }
 
+    /// Every golden case, valid and invalid: the copy shows the same findings at the same places
+    /// (all of them with `keep_offending`, all but the encoding ones without).
+    #[test]
+    fn every_golden_case_validates_like_its_copy() {
+        let key = Key::from_secret(b"golden");
+        let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../golden"));
+        let mut cases = Vec::new();
+        for group in ["invalid", "valid/v3", "valid/v4.0", "valid/v4.1"] {
+            for e in std::fs::read_dir(root.join(group)).unwrap() {
+                cases.push(e.unwrap().path());
+            }
+        }
+        let places = |files: &[Input], skip_enc: bool| {
+            let mut v: Vec<(String, String, u32, u32)> =
+                validate_files(files, careplan_spec::Options::default())
+                    .located()
+                    .into_iter()
+                    .filter(|(_, f)| !(skip_enc && f.rule.id().starts_with("ENC")))
+                    .map(|(_, f)| {
+                        (
+                            f.rule.id().to_owned(),
+                            f.file.clone().unwrap_or_default(),
+                            f.location.map_or(0, |l| l.line),
+                            f.location.map_or(0, |l| l.column),
+                        )
+                    })
+                    .collect();
+            v.sort();
+            v
+        };
+        for case in &cases {
+            let inputs = super::super::inputs::Inputs::read(std::slice::from_ref(case)).unwrap();
+            for keep in [true, false] {
+                let out = anonymize(
+                    &inputs.files,
+                    &[],
+                    &key,
+                    Options {
+                        keep_offending: keep,
+                    },
+                );
+                let copy: Vec<Input> = inputs
+                    .files
+                    .iter()
+                    .zip(&out.files)
+                    .map(|(f, (_, b))| Input {
+                        bytes: b.clone(),
+                        ..f.clone()
+                    })
+                    .collect();
+                assert_eq!(
+                    places(&inputs.files, !keep),
+                    places(&copy, !keep),
+                    "{} (keep_offending {keep})",
+                    case.display()
+                );
+            }
+        }
+        assert!(cases.len() > 100);
+    }
+
     #[test]
     fn pools_have_one_byte_length_and_class_each() {
         for (class, pool) in &pools().0 {
