@@ -475,7 +475,7 @@ mod tests {
             let dir = e.unwrap().path();
             let expect: toml::Value =
                 toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
-            let inputs = crate::support::inputs::Inputs::read(&[dir.clone()]).unwrap();
+            let inputs = crate::support::inputs::Inputs::read(std::slice::from_ref(&dir)).unwrap();
             let validated = inputs.validate(careplan_spec::Options::default());
             let d = diagnose(
                 Request {
