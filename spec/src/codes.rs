@@ -42,6 +42,52 @@ impl CodeTable {
 #[derive(Debug, Deserialize)]
 struct CodeFile {
     tables: BTreeMap<String, CodeTable>,
+    sikyu_summary: SikyuSummary,
+}
+
+/// The summary rows of 第7表 (`[sikyu_summary]` in `data/codes.toml`).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SikyuSummary {
+    pub src: String,
+    /// サービスコード of the 全合計 row.
+    pub grand_total_code: String,
+    /// サービス事業所コード of the 全合計 row.
+    pub grand_total_office: String,
+    pub subtotals: Vec<Subtotal>,
+}
+
+/// One kind of 種類別小計: サービス種類 + `suffix`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subtotal {
+    pub suffix: String,
+    pub name: String,
+    /// Required when the type has more than one code row.
+    #[serde(default)]
+    pub required_when_several_rows: bool,
+}
+
+impl SikyuSummary {
+    /// True for the 全合計 サービスコード.
+    pub fn is_grand_total(&self, code: &str) -> bool {
+        code == self.grand_total_code
+    }
+
+    /// The subtotal a サービスコード names (`<type><suffix>`), with its service type.
+    pub fn subtotal(&self, code: &str) -> Option<(crate::domain::ServiceTypeCode, &Subtotal)> {
+        let stype = crate::domain::ServiceTypeCode::of_service_code(code)?;
+        let suffix = code.get(2..)?;
+        self.subtotals
+            .iter()
+            .find(|s| s.suffix == suffix)
+            .map(|s| (stype, s))
+    }
+
+    /// True for a summary row's サービスコード: a subtotal or the 全合計.
+    pub fn is_summary(&self, code: &str) -> bool {
+        self.is_grand_total(code) || self.subtotal(code).is_some()
+    }
 }
 
 /// Which benefit a service type belongs to.
@@ -74,15 +120,27 @@ struct ServiceTypeFile {
     types: Vec<ServiceType>,
 }
 
-fn code_tables() -> &'static BTreeMap<String, CodeTable> {
-    static TABLES: OnceLock<BTreeMap<String, CodeTable>> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        let file: CodeFile =
-            toml::from_str(include_str!("../data/codes.toml")).unwrap_or_else(|e| {
-                panic!("spec/data/codes.toml is invalid (a build-time data error): {e}")
-            });
-        file.tables
+fn code_file() -> &'static CodeFile {
+    static FILE: OnceLock<CodeFile> = OnceLock::new();
+    FILE.get_or_init(|| {
+        toml::from_str(include_str!("../data/codes.toml")).unwrap_or_else(|e| {
+            panic!("spec/data/codes.toml is invalid (a build-time data error): {e}")
+        })
     })
+}
+
+fn code_tables() -> &'static BTreeMap<String, CodeTable> {
+    &code_file().tables
+}
+
+/// The summary rows of 第7表.
+pub fn sikyu_summary() -> &'static SikyuSummary {
+    &code_file().sikyu_summary
+}
+
+/// True for a 第7表 summary サービスコード: `<type>AAAA`, `<type>EEEE`, `<type>ZZZZ` or `999999`.
+pub fn is_summary_code(code: &str) -> bool {
+    sikyu_summary().is_summary(code)
 }
 
 fn service_types() -> &'static [ServiceType] {
@@ -151,6 +209,16 @@ mod tests {
         assert!(!plan.contains("13"));
         let level = table("care_level").unwrap();
         assert!(level.contains("06") && level.contains("25") && !level.contains("01"));
+    }
+
+    #[test]
+    fn summary_codes() {
+        assert!(is_summary_code("11AAAA"));
+        assert!(is_summary_code("2AZZZZ"));
+        assert!(is_summary_code("999999"));
+        assert!(!is_summary_code("111111"));
+        assert!(!is_summary_code("11AAAB"));
+        assert!(!is_summary_code("あいAAAA"));
     }
 
     #[test]

@@ -17,12 +17,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::codes::is_summary_code;
 use crate::domain::{Month, Serial, ServiceTypeCode};
 use crate::filename::{FileName, NameError, Party};
 use crate::kind::{FileKind, Sender};
 use crate::layout::{self, LayoutView};
 use crate::table::{self, Table, TableError, WriteOptions, value};
-use crate::validate::field::is_summary_code;
 use crate::version::SpecVersion;
 
 /// What to convert to and how.
@@ -161,7 +161,7 @@ fn office_types(unit: &[Parsed], office: &str) -> BTreeMap<ServiceTypeCode, BTre
                     if provider != Some(office) || code.len() < 2 || is_summary_code(code) {
                         continue;
                     }
-                    ServiceTypeCode::parse(&code[..2])
+                    ServiceTypeCode::of_service_code(code)
                 }
                 FileKind::DltJsk => {
                     value(view, record, "サービス種類コード").and_then(ServiceTypeCode::parse)

@@ -134,6 +134,12 @@ impl ServiceTypeCode {
         (b.len() == 2 && ok(b[0]) && ok(b[1])).then(|| Self([b[0], b[1]]))
     }
 
+    /// The service type of a サービスコード: its first two characters, when they are `[0-9A-Z]{2}`.
+    /// Safe on any text (it never slices inside a character).
+    pub fn of_service_code(code: &str) -> Option<Self> {
+        code.get(..2).and_then(Self::parse)
+    }
+
     pub fn as_str(&self) -> &str {
         // Both bytes are ASCII by construction.
         std::str::from_utf8(&self.0).unwrap_or("??")

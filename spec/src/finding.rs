@@ -2,48 +2,10 @@
 //! offending value, and carries the arguments its rule's message templates need, so that both the
 //! Japanese and the English message can be rendered.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::rules::{self, Rule, RuleId};
-
-/// How serious a finding is. Ordered: `Info < Warning < Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Informational; never affects conformance.
-    Info,
-    /// A SHOULD, or a reading of the standard on which vendors differ.
-    Warning,
-    /// A MUST of the standard.
-    Error,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "info" => Some(Self::Info),
-            "warning" => Some(Self::Warning),
-            "error" => Some(Self::Error),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
+pub use crate::severity::Severity;
 
 /// A position in a file: 1-based line and column (characters), 0-based byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +31,41 @@ pub struct FieldRef {
     /// Column number in the file's version (1-based).
     pub no: u16,
     pub name: String,
+}
+
+/// Most characters of the offending value a finding quotes; a longer value is cut (see [`quote`]).
+pub const QUOTE_MAX_CHARS: usize = 120;
+/// Most characters of any other message argument (code lists, keys, names).
+pub const ARG_MAX_CHARS: usize = 512;
+
+/// `text` as a finding quotes it: unchanged up to `max` characters; a longer text keeps its
+/// first `max` − 40 characters, followed by its length and a hash of the part left out, so that a
+/// report stays small whatever the input and two long values can still be told apart.
+///
+/// The hash is FNV-1a (64 bit): an identifier for comparing reports, not a security property.
+pub fn quote(text: &str, max: usize) -> String {
+    if text.len() <= max || text.chars().nth(max).is_none() {
+        return text.to_owned();
+    }
+    let keep = text
+        .char_indices()
+        .nth(max.saturating_sub(40))
+        .map_or(text.len(), |(i, _)| i);
+    let total = text.chars().count();
+    format!(
+        "{}… [{total} chars; rest fnv1a:{:016x}]",
+        &text[..keep],
+        fnv1a(&text.as_bytes()[keep..])
+    )
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 /// One finding.
@@ -121,15 +118,18 @@ impl Finding {
         self
     }
 
-    pub fn value(mut self, value: impl Into<String>) -> Self {
-        let value = value.into();
+    /// The offending value, at most [`QUOTE_MAX_CHARS`] characters of it (see [`quote`]).
+    pub fn value(mut self, value: impl AsRef<str>) -> Self {
+        let value = quote(value.as_ref(), QUOTE_MAX_CHARS);
         self.args.push(("value", value.clone()));
         self.value = Some(value);
         self
     }
 
+    /// A message argument, at most [`ARG_MAX_CHARS`] characters of it (see [`quote`]).
     pub fn arg(mut self, key: &'static str, value: impl ToString) -> Self {
-        self.args.push((key, value.to_string()));
+        self.args
+            .push((key, quote(&value.to_string(), ARG_MAX_CHARS)));
         self
     }
 

@@ -3,9 +3,9 @@
 //! the candidate layouts, and the number of fields that fit each candidate's formats decides.
 //! Decision D-IDENTIFY in docs/decisions.md.
 
+use crate::format::{self as field, FieldCheck};
 use crate::kind::FileKind;
 use crate::layout::{self, LayoutView};
-use crate::validate::field::{self, FieldCheck};
 use crate::version::{CsvVersion, SpecVersion};
 
 /// The best reading of a record.

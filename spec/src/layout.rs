@@ -23,8 +23,11 @@ pub enum Format {
     YyyymmddOrZero,
     Hhmm,
     HhmmOr9999,
+    /// `HHMM` from 0000 up to 2400 (the end of the 3表 time axis, D-TIME-2400).
+    HhmmOr2400,
     Integer,
-    Decimal,
+    /// A fixed picture such as `99.99` (`9` = one digit, other characters literal).
+    Picture(String),
     Insurer,
     Insured,
     Office,
@@ -52,8 +55,8 @@ impl Format {
             "yyyymmdd_or_zero" => Self::YyyymmddOrZero,
             "hhmm" => Self::Hhmm,
             "hhmm_or_9999" => Self::HhmmOr9999,
+            "hhmm_or_2400" => Self::HhmmOr2400,
             "integer" => Self::Integer,
-            "decimal" => Self::Decimal,
             "insurer" => Self::Insurer,
             "insured" => Self::Insured,
             "office" => Self::Office,
@@ -68,7 +71,13 @@ impl Format {
             "unused" => Self::Unused,
             "image_name" => Self::ImageName,
             "any" => Self::Any,
-            other => Self::Code(other.strip_prefix("code:")?.to_owned()),
+            other => match other.split_once(':') {
+                Some(("code", table)) => Self::Code(table.to_owned()),
+                Some(("picture", picture)) if !picture.is_empty() => {
+                    Self::Picture(picture.to_owned())
+                }
+                _ => return None,
+            },
         })
     }
 
@@ -82,8 +91,9 @@ impl Format {
             Self::YyyymmddOrZero => "YYYYMMDD or 00000000".into(),
             Self::Hhmm => "HHMM".into(),
             Self::HhmmOr9999 => "HHMM or 9999".into(),
+            Self::HhmmOr2400 => "HHMM (up to 2400)".into(),
             Self::Integer => "integer".into(),
-            Self::Decimal => "decimal 99.99".into(),
+            Self::Picture(p) => format!("{p} 形式"),
             Self::Insurer => "保険者番号: 6 digits".into(),
             Self::Insured => "被保険者番号: 10 digits, or H + 9 digits (生保単独)".into(),
             Self::Office => "office number: 10 digits".into(),
@@ -111,6 +121,16 @@ impl<'de> Deserialize<'de> for Format {
     }
 }
 
+/// What a 第7表 column holds on the summary rows (L4 L620-640).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SummaryValue {
+    /// 「種類別小計及び全合計の場合はNull（空）固定」.
+    Null,
+    /// 「種類別小計及び全合計の場合は0固定」.
+    Zero,
+}
+
 /// One row of a layout table (V4.1 numbering).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,8 +141,16 @@ pub struct Column {
     pub len_v3: Option<u16>,
     #[serde(default)]
     pub req: bool,
+    /// Required by a ○ that only the extraction's mark count assigns to this row (SUMMARY §4):
+    /// a warning under the standard profile, an error under strict (D-REQ-INFERRED).
+    #[serde(default)]
+    pub req_inferred: bool,
     #[serde(default)]
     pub needed: bool,
+    /// 第7表: the value fixed on summary rows (種類別小計 and 全合計).
+    pub on_summary: Option<SummaryValue>,
+    /// A value the layout fixes (「…を固定でセット」).
+    pub fixed: Option<String>,
     pub format: Format,
     pub min: Option<i64>,
     pub max: Option<i64>,
@@ -142,6 +170,8 @@ pub struct Layout {
     pub title: String,
     pub source: String,
     pub since: SpecVersion,
+    /// The column holding the record's service month (対象年月 / 削除対象年月), for monthly kinds.
+    pub month_column: Option<String>,
     pub columns: Vec<Column>,
 }
 

@@ -14,19 +14,25 @@
 //! * [`table`] — a standard file as decoded records, read strictly and written in any layout.
 //! * [`convert`] — V3 ↔ V4.1 conversion of send units.
 
+pub mod checks;
 pub mod codes;
 pub mod convert;
 pub mod domain;
 pub mod filename;
 pub mod finding;
+pub mod format;
 pub mod identify;
 pub mod kind;
 pub mod layout;
 pub mod ms932;
 pub mod profile;
+pub mod report;
 pub mod rules;
+pub mod severity;
+pub mod sink;
 pub mod table;
 pub mod tokenizer;
+pub mod unitdef;
 pub mod units;
 pub mod validate;
 pub mod version;
@@ -36,7 +42,8 @@ pub use filename::{FileName, MonthSegment, NameError, NameShape, Party};
 pub use finding::{FieldRef, Finding, Location, Severity};
 pub use kind::FileKind;
 pub use profile::Profile;
+pub use report::FileReport;
 pub use rules::{Rule, RuleId};
 pub use units::{UnitReport, check_units};
-pub use validate::{FileReport, Options, validate_bytes, validate_reader};
+pub use validate::{Options, validate_bytes, validate_reader};
 pub use version::{CsvVersion, SpecVersion};

@@ -27,6 +27,23 @@ pub fn is_trail(b: u8) -> bool {
     matches!(b, 0x40..=0x7E | 0x80..=0xFC)
 }
 
+/// True when `bytes` ends with a lead byte whose trail byte is missing (read from the start, as a
+/// decoder does).
+pub fn ends_inside_char(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_lead(bytes[i]) {
+            if i + 1 == bytes.len() {
+                return true;
+            }
+            i += if is_trail(bytes[i + 1]) { 2 } else { 1 };
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 /// What is wrong (or noteworthy) about one character of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,10 +65,32 @@ pub enum IssueKind {
 pub struct DecodeIssue {
     pub offset: usize,
     pub kind: IssueKind,
-    /// The bytes of the offending character (1 or 2).
-    pub bytes: Vec<u8>,
+    /// The bytes of the offending character: `raw[..len]` (1 or 2 bytes; inline, so that a field
+    /// of a million invalid bytes costs no million allocations).
+    raw: [u8; 2],
+    len: u8,
     /// The character it decodes to, where it decodes at all.
     pub ch: Option<char>,
+}
+
+impl DecodeIssue {
+    fn new(offset: usize, kind: IssueKind, bytes: &[u8], ch: Option<char>) -> Self {
+        let mut raw = [0; 2];
+        let len = bytes.len().min(2);
+        raw[..len].copy_from_slice(&bytes[..len]);
+        Self {
+            offset,
+            kind,
+            raw,
+            len: len as u8,
+            ch,
+        }
+    }
+
+    /// The bytes of the offending character (1 or 2).
+    pub fn bytes(&self) -> &[u8] {
+        &self.raw[..usize::from(self.len)]
+    }
 }
 
 fn classify_lead(lead: u8) -> Option<IssueKind> {
@@ -116,33 +155,18 @@ fn decode_slow(bytes: &[u8], out: &mut String, issues: &mut Vec<DecodeIssue>) {
                 Some(text) => {
                     let ch = text.chars().next();
                     if let Some(kind) = classify_lead(b) {
-                        issues.push(DecodeIssue {
-                            offset: i,
-                            kind,
-                            bytes: pair.to_vec(),
-                            ch,
-                        });
+                        issues.push(DecodeIssue::new(i, kind, pair, ch));
                     }
                     out.push_str(&text);
                 }
                 None => {
-                    issues.push(DecodeIssue {
-                        offset: i,
-                        kind: IssueKind::Unassigned,
-                        bytes: pair.to_vec(),
-                        ch: None,
-                    });
+                    issues.push(DecodeIssue::new(i, IssueKind::Unassigned, pair, None));
                     out.push('\u{FFFD}');
                 }
             }
             i += 2;
         } else {
-            issues.push(DecodeIssue {
-                offset: i,
-                kind: IssueKind::InvalidByte,
-                bytes: vec![b],
-                ch: None,
-            });
+            issues.push(DecodeIssue::new(i, IssueKind::InvalidByte, &[b], None));
             out.push('\u{FFFD}');
             i += 1;
         }

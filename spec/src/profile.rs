@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::finding::Severity;
 use crate::rules::RuleId;
+use crate::severity::Severity;
 
 /// A named set of severity overrides.
 #[derive(Debug)]

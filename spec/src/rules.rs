@@ -9,7 +9,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::finding::Severity;
+use crate::severity::Severity;
 
 /// What part of the standard a rule belongs to; JUnit reports group test cases by family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -282,6 +282,14 @@ rules! {
         "範囲外の値", "value out of range",
         "「{field}」の値 {value} は {min}〜{max} の範囲外です", "{field} value {value} is outside {min}..{max}",
         ref "layout column 書式", ex "課題ＮＯ 0", fix "number from 1" }
+    FldRequiredInferred { "FLD012", Warning, Field,
+        "必須と推定される項目が空", "field inferred as required is empty",
+        "「{field}」が空です（レイアウト定義書の必須の印の数から必須と推定される項目）", "{field} is empty; the layout's required marks, counted, make it required",
+        ref "SUMMARY §4 (?); D-REQ-INFERRED", ex "UPPLAN without プラン担当者名", fix "fill the field; profile strict makes this an error" }
+    FldFixedValue { "FLD013", Warning, Field,
+        "固定値の誤り", "fixed value not set",
+        "「{field}」は {fixed} を固定で設定します（{value}）", "{field} is fixed to {fixed} ({value} found)",
+        ref "L4 L684; D-SIKYU-34", ex "第7表 事業所コード empty or the provider's number", fix "write the fixed value" }
     FldUnknownServiceType { "FLD011", Error, Field,
         "不明なサービス種類", "unknown service type",
         "「{field}」の値 {value} のサービス種類 {code} は存在しません", "{field} value {value}: service type {code} does not exist",
@@ -296,10 +304,10 @@ rules! {
         "誤ったCSVバージョン値", "known wrong CSV version",
         "CSVバージョン {value} は誤りです: {why_ja}", "CSV version {value} is wrong: {why_en}",
         ref "L4 L1927-1929; SUMMARY §1.1", ex "202410", fix "write 202407" }
-    VerLegacy { "VER003", Warning, Version,
+    VerLegacy { "VER003", Error, Version,
         "撤回された4.0版の値", "withdrawn V4.0 value",
-        "CSVバージョン 202504 は4.0版の値で、4.1版で 202407 に変更されました", "CSV version 202504 is the V4.0 value, replaced by 202407 in V4.1",
-        ref "L4 L1927-1929; S4 L78-82; D-VER-202504", ex "202504", fix "write 202407" }
+        "CSVバージョン 202504 は4.0版の値で、4.1版で 202407 に変更されました。4.1版の形式のファイル名には使えません", "CSV version 202504 is the V4.0 value, replaced by 202407 in V4.1; it does not go with a V4.1-shaped name",
+        ref "L4 L1927-1929; S4 L78-82; D-VER-202504", ex "202504 records in UPPLAN_202505_…_43_…_11_….CSV", fix "write 202407" }
     VerMixed { "VER004", Error, Version,
         "1ファイル内でCSVバージョンが混在", "mixed CSV versions in one file",
         "このファイルは {first} で始まりますが、このレコードは {value} です", "the file started with {first} but this record has {value}",
@@ -316,6 +324,11 @@ rules! {
         "旧バージョンの使用", "superseded version",
         "対象年月 {month} のサービス提供分には {current} が適用されます（このファイル: {value}）", "service month {month} falls under CSV version {current} (this file: {value})",
         ref "L4 L25; L4 L1898-1935; D-VER-TRANSITION", ex "202208 for service month 202506", fix "move to V4.1 (202407)" }
+
+    VerLegacyV40 { "VER008", Warning, Version,
+        "4.0版の形式のファイルの202504", "202504 in a V4.0-shaped file",
+        "CSVバージョン 202504 は撤回された4.0版の値です（4.0版の形式のファイル名のため警告）。4.1版では 202407 です", "CSV version 202504 is the withdrawn V4.0 value (a warning, as the name has the V4.0 shape); V4.1 writes 202407",
+        ref "L4 L1927-1929; S4 L78-82; D-VER-202504", ex "202504 in UPPLAN_202505_…_430_…_110_….CSV", fix "write V4.1 names and 202407" }
 
     // ---------------------------------------------------------------- file-level content
     FileSeveralMonths { "FILE001", Error, File,
@@ -367,12 +380,20 @@ rules! {
         "対応する行のない小計", "subtotal without rows",
         "小計行 {value} のサービス種類にサービスコード行がありません（利用者 {user}）", "subtotal {value} has no service rows of its type (user {user})",
         ref "L4 L590-600", ex "15AAAA with no 15xxxx rows", fix "remove the subtotal or add the rows" }
+    TotSummaryNotNull { "TOT006", Error, Totals,
+        "小計・合計行の空固定項目に値", "value in a column fixed empty on summary rows",
+        "小計・全合計行（{code}）の「{field}」は空（Null）固定です（{value}）", "{field} is fixed empty (Null) on summary rows ({code}); found {value}",
+        ref "L4 L636-640", ex "11AAAA row with 割引後単位数 3000", fix "leave 割引後率 and 割引後単位数 empty on subtotal and grand-total rows" }
 
     // ---------------------------------------------------------------- 2表 numbering
-    PlnDuplicateNumber { "PLN001", Error, Numbering,
+    PlnDuplicateNumber { "PLN001", Warning, Numbering,
         "第2表の番号の重複", "duplicate table-2 numbering",
         "計画 {plan} で 課題ＮＯ {issue}・援助目標ＮＯ {goal}・援助内容ＮＯ {item} が重複しています（最初は {first_line} 行目）", "plan {plan} repeats 課題ＮＯ {issue} / 援助目標ＮＯ {goal} / 援助内容ＮＯ {item} (first on line {first_line})",
         ref "L4 L1438-1443; SUMMARY §4.4 (?); D-PLN-UNIQUE", ex "two rows numbered 1/1/1 in one plan", fix "number 援助内容 consecutively within each goal" }
+    PlnDuplicateYoboNumber { "PLN002", Warning, Numbering,
+        "支援計画の番号の重複", "duplicate 予防 支援計画 numbering",
+        "計画 {plan} で 課題ＮＯ {issue}・支援計画ＮＯ {goal}・利用サービスＮＯ {item} が重複しています（最初は {first_line} 行目）", "plan {plan} repeats 課題ＮＯ {issue} / 支援計画ＮＯ {goal} / 利用サービスＮＯ {item} (first on line {first_line})",
+        ref "L4 L1836-1839; D-PLN-UNIQUE", ex "two UPYOBO_SUB rows numbered 1/1/1 in one plan", fix "number 支援計画 within a 課題 and 利用サービス within a 支援計画 in sequence" }
 
     // ---------------------------------------------------------------- cross-file keys
     XrfPlanWithoutTable1 { "XRF001", Error, CrossFile,

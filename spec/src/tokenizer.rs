@@ -49,6 +49,9 @@ pub struct RawField {
     pub bytes: Vec<u8>,
     pub quoted: bool,
     pub start: Position,
+    /// The field was longer than [`MAX_FIELD_BYTES`]: `bytes` holds its first part, cut at a
+    /// character boundary (never inside a double-byte character).
+    pub truncated: bool,
 }
 
 /// One record. Buffers are reused between records: read fields through [`RawRecord::fields`].
@@ -79,6 +82,7 @@ impl RawRecord {
         let f = &mut self.fields[self.used];
         f.bytes.clear();
         f.quoted = false;
+        f.truncated = false;
         f.start = start;
         self.used += 1;
     }
@@ -277,11 +281,14 @@ impl<R: Read> Tokenizer<R> {
     fn push_byte(&mut self, rec: &mut RawRecord, b: u8) {
         let at = self.here;
         let field = rec.current();
-        if field.bytes.len() < MAX_FIELD_BYTES {
+        if field.bytes.len() < MAX_FIELD_BYTES && !field.truncated {
             field.bytes.push(b);
-        } else if field.bytes.len() == MAX_FIELD_BYTES {
-            // One marker byte past the cap records that the issue was reported.
-            field.bytes.push(b);
+        } else if !field.truncated {
+            field.truncated = true;
+            // Keep whole characters only: a lead byte whose trail was cut is not an invalid byte.
+            if crate::ms932::ends_inside_char(&field.bytes) {
+                field.bytes.pop();
+            }
             self.issues.push(TokenIssue::FieldTooLarge { at });
         }
     }

@@ -153,7 +153,7 @@ fn is_summary(kind: FileKind, record: &Record) -> bool {
         .get(&kind)
         .and_then(|c| c.service_code.as_ref())
         .and_then(|c| record.get(c))
-        .is_some_and(|code| careplan_spec::validate::field::is_summary_code(code))
+        .is_some_and(|code| careplan_spec::codes::is_summary_code(code))
 }
 
 fn to_records(t: &Table) -> Vec<Record> {

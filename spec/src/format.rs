@@ -1,6 +1,7 @@
-//! Format checks of single field values against the layout's 書式 ([`Format`]).
+//! Format checks of single field values against the layout's 書式 ([`Format`]): pure functions of
+//! one value, used by the validator's field rules and by identification from content.
 
-use crate::codes;
+use crate::codes::{self, is_summary_code};
 use crate::domain::{Month, ServiceTypeCode, is_valid_date, is_valid_time};
 use crate::filename::FileName;
 use crate::kind::FileKind;
@@ -26,23 +27,23 @@ fn all_digits(v: &str) -> bool {
     !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The summary-row suffixes of 第7表 サービスコード (L4 L590-600).
-pub const SUMMARY_SUFFIXES: [&str; 3] = ["AAAA", "EEEE", "ZZZZ"];
-/// The grand-total service code of 第7表.
-pub const GRAND_TOTAL_CODE: &str = "999999";
-
-/// True for a 7表 summary code: `<type>AAAA`, `<type>EEEE`, `<type>ZZZZ` or `999999`.
-pub fn is_summary_code(code: &str) -> bool {
-    code == GRAND_TOTAL_CODE
-        || (code.len() == 6
-            && ServiceTypeCode::parse(&code[..2]).is_some()
-            && SUMMARY_SUFFIXES.contains(&&code[2..]))
-}
-
 fn is_service_code(v: &str) -> bool {
     v.len() == 6
         && v.bytes()
             .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+}
+
+/// True when `value` has the shape of `picture`: `9` stands for one ASCII digit, every other
+/// character for itself (`99.99` → `11.40`).
+pub fn fits_picture(picture: &str, value: &str) -> bool {
+    value.len() == picture.len()
+        && picture.bytes().zip(value.bytes()).all(|(p, v)| {
+            if p == b'9' {
+                v.is_ascii_digit()
+            } else {
+                p == v
+            }
+        })
 }
 
 /// Checks a non-empty `value` against `format`.
@@ -99,6 +100,13 @@ pub fn check(format: &Format, value: &str, min: Option<i64>, max: Option<i64>) -
                 bad("HHMM or 9999")
             }
         }
+        Format::HhmmOr2400 => {
+            if value == "2400" || is_valid_time(value) {
+                Ok
+            } else {
+                bad("HHMM (0000-2400)")
+            }
+        }
         Format::Integer => {
             let (negative, digits) = match value.strip_prefix('-') {
                 Some(d) => (true, d),
@@ -116,14 +124,14 @@ pub fn check(format: &Format, value: &str, min: Option<i64>, max: Option<i64>) -
             }
             if negative { Negative } else { Ok }
         }
-        Format::Decimal => {
-            let mut parts = value.splitn(2, '.');
-            let whole = parts.next().unwrap_or("");
-            let ok = all_digits(whole) && parts.next().is_none_or(all_digits);
-            if ok {
+        Format::Picture(picture) => {
+            if fits_picture(picture, value) {
                 Ok
             } else {
-                bad("a decimal such as 11.40")
+                bad(&format!(
+                    "{picture} ({} digits where 9 stands)",
+                    picture.matches('9').count()
+                ))
             }
         }
         Format::Insurer => {
@@ -183,15 +191,15 @@ pub fn check(format: &Format, value: &str, min: Option<i64>, max: Option<i64>) -
             }
         }
         Format::EquipmentCode => {
-            // D-TAIS: ASCII letters, digits and hyphens; the layout's example uses a full-width minus
-            // (erratum 12), real TAIS codes an ASCII hyphen.
+            // D-TAIS: ASCII letters, digits and hyphens, or the full-width minus of the layout's
+            // own example `00001－000010` (L4 L428).
             if value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '－')
             {
                 Ok
             } else {
-                bad("ASCII letters, digits and '-' (e.g. 00001-000010)")
+                bad("letters, digits and '-' (e.g. 00001-000010 or 00001－000010)")
             }
         }
         Format::Postal => {
@@ -245,7 +253,25 @@ mod tests {
             check(&Format::Integer, "1.5", None, None),
             FieldCheck::BadFormat(_)
         ));
-        assert_eq!(check(&Format::Decimal, "11.40", None, None), FieldCheck::Ok);
+        let price = Format::Picture("99.99".into());
+        assert_eq!(check(&price, "11.40", None, None), FieldCheck::Ok);
+        assert_eq!(check(&price, "10.00", None, None), FieldCheck::Ok);
+        for bad in ["11.4", "11", "1140", "011.40", "11,40", "１１.４０"] {
+            assert!(
+                matches!(check(&price, bad, None, None), FieldCheck::BadFormat(_)),
+                "{bad}"
+            );
+        }
+        let day = Format::HhmmOr2400;
+        assert_eq!(check(&day, "2400", None, None), FieldCheck::Ok);
+        assert!(matches!(
+            check(&day, "2401", None, None),
+            FieldCheck::BadFormat(_)
+        ));
+        assert!(matches!(
+            check(&Format::Hhmm, "2400", None, None),
+            FieldCheck::BadFormat(_)
+        ));
         assert_eq!(
             check(&Format::Insured, "H123456789", None, None),
             FieldCheck::Ok
@@ -266,8 +292,13 @@ mod tests {
             check(&Format::Postal, "123-4567", None, None),
             FieldCheck::Ok
         );
-        assert!(matches!(
+        // The layout's own example (L4 L428) is accepted; other full-width text is not.
+        assert_eq!(
             check(&Format::EquipmentCode, "00001－000010", None, None),
+            FieldCheck::Ok
+        );
+        assert!(matches!(
+            check(&Format::EquipmentCode, "００００１－０００", None, None),
             FieldCheck::BadFormat(_)
         ));
         assert!(matches!(
@@ -278,14 +309,5 @@ mod tests {
             check(&Format::Unused, "1", None, None),
             FieldCheck::NotEmpty
         );
-    }
-
-    #[test]
-    fn summary_codes() {
-        assert!(is_summary_code("11AAAA"));
-        assert!(is_summary_code("2AZZZZ"));
-        assert!(is_summary_code("999999"));
-        assert!(!is_summary_code("111111"));
-        assert!(!is_summary_code("11AAAB"));
     }
 }

@@ -1,80 +1,34 @@
-//! Send units (送信単位) and the keys between files (`data/send_units.toml`).
+//! Send units (送信単位): the driver that groups file reports into units and judges them.
 //!
 //! Files are grouped by (ファイル連番, sender office, receiver office, folder); each group must match one
-//! unit definition of its version, its files must agree on shape, month and service types, and the
-//! keys of dependent files must find their parent (1表 ↔ 2表/3表/補足, 6表 ↔ 7表/補足, 利用者基本情報 ↔
-//! 別表/画像, 計画書 ↔ 別表). Units are returned in import order: per receiver, by ascending 連番
-//! (S4 L435-446, L664-679).
+//! unit definition of its version (`data/send_units.toml`) and its files must agree on shape, month
+//! and service types (UNIT001-005, here). A matched unit is then handed to the families' unit hooks
+//! ([`crate::checks::Hook::Unit`]): cross-file keys, 6表 ↔ 7表 agreement. Units are returned in
+//! import order: per receiver, by ascending 連番 (S4 L435-446, L664-679).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
-
+use crate::checks::{self, Hook, UnitFiles};
 use crate::domain::{OfficeNumber, Serial, ServiceTypeCode};
 use crate::filename::MonthSegment;
-use crate::finding::{Finding, Location};
+use crate::finding::Finding;
 use crate::kind::FileKind;
+use crate::report::FileReport;
 use crate::rules::RuleId;
-use crate::validate::{FileReport, Options, Sink};
+use crate::sink::Sink;
+use crate::validate::Options;
 use crate::version::SpecVersion;
 
-/// Which 補足 a unit carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HosokuRule {
-    /// `UPHOSOKU_000000_…`, tied to 1表.
-    Zero,
-    /// `UPHOSOKU_YYYYMM_…`, tied to 6表.
-    Month,
-}
+pub use crate::unitdef::{HosokuRule, UnitDef, definitions, key_columns};
 
-/// One allowed combination of files.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnitDef {
-    pub id: String,
-    pub no: String,
-    pub name_ja: String,
-    pub name_en: String,
-    pub required: Vec<FileKind>,
-    pub optional: Vec<FileKind>,
-    pub hosoku: Option<HosokuRule>,
-    pub since: Option<SpecVersion>,
-    pub until: Option<SpecVersion>,
-    pub src: String,
-}
-
-impl UnitDef {
-    pub fn applies_to(&self, version: SpecVersion) -> bool {
-        self.since.is_none_or(|s| version >= s) && self.until.is_none_or(|u| version <= u)
-    }
-}
-
-#[derive(Deserialize)]
-struct UnitFile {
-    units: Vec<UnitDef>,
-    keys: BTreeMap<String, Vec<String>>,
-}
-
-fn data() -> &'static UnitFile {
-    static DATA: OnceLock<UnitFile> = OnceLock::new();
-    DATA.get_or_init(|| {
-        toml::from_str(include_str!("../data/send_units.toml")).unwrap_or_else(|e| {
-            panic!("spec/data/send_units.toml is invalid (a build-time data error): {e}")
-        })
-    })
-}
-
-/// Every unit definition.
-pub fn definitions() -> &'static [UnitDef] {
-    &data().units
-}
-
-/// The key columns of a kind (or of `UPHOSOKU_PLAN` / `UPHOSOKU_MONTH`); empty when it has none.
-pub fn key_columns(name: &str) -> &'static [String] {
-    data().keys.get(name).map(Vec::as_slice).unwrap_or(&[])
-}
+/// The rules this driver raises itself (the unit hooks' rules belong to their families).
+pub static DRIVER_RULES: &[RuleId] = &[
+    RuleId::UnitCombination,
+    RuleId::UnitDuplicateKind,
+    RuleId::UnitMixedShapes,
+    RuleId::UnitMonthMismatch,
+    RuleId::UnitServiceTypeMismatch,
+];
 
 /// One send unit found among the files.
 #[derive(Debug)]
@@ -251,7 +205,19 @@ fn check_group(
         );
         return None;
     };
-    check_keys(reports, &kinds, sink);
+    let unit = UnitFiles {
+        serial,
+        def,
+        reports,
+        kinds: &kinds,
+    };
+    for family in checks::FAMILIES {
+        for hook in family.hooks {
+            if let Hook::Unit(check) = hook {
+                check(&unit, sink);
+            }
+        }
+    }
     Some(def)
 }
 
@@ -302,182 +268,5 @@ fn closest_hint(
         String::new()
     } else {
         format!(" — nearest {} ({}): {}", d.no, d.name_en, parts.join("; "))
-    }
-}
-
-/// Key agreement between the files of one matched unit.
-fn check_keys(reports: &[FileReport], kinds: &BTreeMap<FileKind, Vec<usize>>, sink: &mut Sink) {
-    let one = |k: FileKind| kinds.get(&k).and_then(|l| l.first()).map(|&i| &reports[i]);
-    let at = |line: u32| Location {
-        line,
-        column: 1,
-        offset: 0,
-    };
-    let mut missing = |rule: RuleId,
-                       child: &FileReport,
-                       keys: &BTreeMap<String, u32>,
-                       parent: &BTreeMap<String, u32>,
-                       extra: &[(&'static str, &str)]| {
-        for (key, line) in keys {
-            if !parent.contains_key(key) {
-                let mut f = Finding::new(rule)
-                    .file(&child.path)
-                    .at(at(*line))
-                    .arg("key", key);
-                for (k, v) in extra {
-                    f = f.arg(k, v);
-                }
-                sink.push(f);
-            }
-        }
-    };
-    let empty = BTreeMap::new();
-    if let Some(t1) = one(FileKind::Up1Kyo) {
-        for k in [FileKind::Up2Kyo, FileKind::Up3Kyo] {
-            if let Some(r) = one(k) {
-                missing(
-                    RuleId::XrfPlanWithoutTable1,
-                    r,
-                    &r.keys.main,
-                    &t1.keys.main,
-                    &[("kind", k.prefix())],
-                );
-            }
-        }
-        let hosoku = one(FileKind::UpHosoku)
-            .map(|h| &h.keys.hosoku_plan)
-            .unwrap_or(&empty);
-        missing(
-            RuleId::XrfTable1WithoutHosoku,
-            t1,
-            &t1.keys.main,
-            hosoku,
-            &[],
-        );
-        if let Some(h) = one(FileKind::UpHosoku) {
-            missing(
-                RuleId::XrfOrphanHosoku,
-                h,
-                &h.keys.hosoku_plan,
-                &t1.keys.main,
-                &[("parent", "第1表 / table 1")],
-            );
-        }
-    }
-    if let Some(t6) = one(FileKind::UpPlan) {
-        if let Some(t7) = one(FileKind::UpSikyu) {
-            missing(
-                RuleId::XrfSikyuWithoutPlan,
-                t7,
-                &t7.keys.main,
-                &t6.keys.main,
-                &[],
-            );
-            missing(
-                RuleId::XrfPlanWithoutSikyu,
-                t6,
-                &t6.keys.main,
-                &t7.keys.main,
-                &[],
-            );
-        }
-        let hosoku = one(FileKind::UpHosoku)
-            .map(|h| &h.keys.hosoku_month)
-            .unwrap_or(&empty);
-        missing(RuleId::XrfPlanWithoutHosoku, t6, &t6.keys.main, hosoku, &[]);
-        if let Some(h) = one(FileKind::UpHosoku) {
-            missing(
-                RuleId::XrfOrphanHosoku,
-                h,
-                &h.keys.hosoku_month,
-                &t6.keys.main,
-                &[("parent", "第6表 / table 6")],
-            );
-        }
-    }
-    let parents = [
-        (FileKind::UpKihonSub1, FileKind::UpKihon),
-        (FileKind::UpKihonSub2, FileKind::UpKihon),
-        (FileKind::UpYoboSub, FileKind::UpYobo),
-    ];
-    for (child, parent) in parents {
-        if let Some(c) = one(child) {
-            let p = one(parent).map(|p| &p.keys.main).unwrap_or(&empty);
-            missing(
-                RuleId::XrfSubWithoutParent,
-                c,
-                &c.keys.main,
-                p,
-                &[("kind", child.prefix()), ("parent", parent.prefix())],
-            );
-        }
-    }
-    if let Some(kihon) = one(FileKind::UpKihon) {
-        let sent: BTreeSet<String> = kinds
-            .get(&FileKind::UpKihonImage)
-            .into_iter()
-            .flatten()
-            .filter_map(|&i| reports[i].name.as_ref().map(|n| n.to_string()))
-            .collect();
-        for (image, line) in &kihon.keys.images {
-            let found = sent.iter().any(|s| s.eq_ignore_ascii_case(image));
-            if !found {
-                sink.push(
-                    Finding::new(RuleId::XrfImageMissing)
-                        .file(&kihon.path)
-                        .at(at(*line))
-                        .value(image),
-                );
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn definitions_load_and_cover_every_kind() {
-        for kind in FileKind::ALL {
-            assert!(
-                definitions()
-                    .iter()
-                    .any(|d| d.required.contains(&kind) || d.optional.contains(&kind)),
-                "{kind} is in no send unit"
-            );
-        }
-        let v3_plan = definitions()
-            .iter()
-            .find(|d| d.id == "kyotaku-plan" && d.applies_to(SpecVersion::V3))
-            .unwrap();
-        assert!(!v3_plan.required.contains(&FileKind::Up3Kyo));
-        let v4_plan = definitions()
-            .iter()
-            .find(|d| d.id == "kyotaku-plan" && d.applies_to(SpecVersion::V41))
-            .unwrap();
-        assert!(v4_plan.required.contains(&FileKind::Up3Kyo));
-    }
-
-    #[test]
-    fn key_columns_exist_in_the_layouts() {
-        for kind in FileKind::ALL {
-            let cols = key_columns(kind.prefix());
-            for version in SpecVersion::ALL {
-                let Some(view) = crate::layout::view(kind, version) else {
-                    continue;
-                };
-                for c in cols {
-                    assert!(view.col(c).is_some(), "{kind} {version}: key column {c}");
-                }
-            }
-        }
-        let h = crate::layout::view(FileKind::UpHosoku, SpecVersion::V41).unwrap();
-        for c in key_columns("UPHOSOKU_PLAN")
-            .iter()
-            .chain(key_columns("UPHOSOKU_MONTH"))
-        {
-            assert!(h.col(c).is_some(), "{c}");
-        }
     }
 }

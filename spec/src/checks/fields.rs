@@ -1,0 +1,130 @@
+//! Field rules: every column of every record against its layout row — required (and inferred
+//! required), length in characters, format and code table, quoting of free text, control
+//! characters, unused columns, fixed values. Everything here is driven by the row's data in
+//! `spec/data/layouts/`; no column is named in code.
+
+use crate::format::{self, FieldCheck};
+use crate::layout::Format;
+use crate::rules::RuleId;
+use crate::validate::visible;
+
+use super::{Check, Col, Family, Hook, Out, Record};
+
+pub static FAMILY: Family = Family {
+    id: "fields",
+    summary: "each field against its layout row: required, length, format, code table, quoting, control characters, unused and fixed values",
+    rules: &[
+        RuleId::FldRequired,
+        RuleId::FldRequiredInferred,
+        RuleId::FldTooLong,
+        RuleId::FldFormat,
+        RuleId::FldCode,
+        RuleId::FldTextUnquoted,
+        RuleId::FldQuotedNonText,
+        RuleId::FldUnusedNotEmpty,
+        RuleId::FldNegative,
+        RuleId::FldRange,
+        RuleId::FldFixedValue,
+        RuleId::EncControl,
+    ],
+    hooks: &[Hook::Records {
+        applies: |_| true,
+        new: |_| Box::new(Fields),
+    }],
+};
+
+struct Fields;
+
+impl Check for Fields {
+    fn record(&mut self, rec: &Record, out: &mut Out) {
+        for (i, col) in rec.file.view.columns.iter().enumerate() {
+            let raw = &rec.raw.fields()[i];
+            let value = rec.values[i].as_str();
+            let c = col.column;
+            let at = Col(Some(i));
+            let with_rule = |rule: RuleId| rec.finding(rule, at);
+            let is_text = c.format == Format::Text;
+            if value.is_empty() {
+                if c.req {
+                    out.sink.push(with_rule(RuleId::FldRequired));
+                } else if c.req_inferred {
+                    out.sink.push(with_rule(RuleId::FldRequiredInferred));
+                }
+                if raw.quoted && !is_text {
+                    out.sink.push(with_rule(RuleId::FldQuotedNonText));
+                }
+                continue;
+            }
+            if is_text && !raw.quoted {
+                out.sink
+                    .push(with_rule(RuleId::FldTextUnquoted).value(visible(value)));
+            }
+            if !is_text && raw.quoted {
+                out.sink
+                    .push(with_rule(RuleId::FldQuotedNonText).value(visible(value)));
+            }
+            if let Some(bad) = value
+                .chars()
+                .find(|&ch| ch.is_control() && !(is_text && (ch == '\r' || ch == '\n')))
+            {
+                out.sink.push(
+                    with_rule(RuleId::EncControl).arg("char", format!("U+{:04X}", bad as u32)),
+                );
+            }
+            if let Some(max) = col.len {
+                // Lengths count characters (D-LEN-CHARS); an ASCII value's length is its bytes.
+                let actual = if value.is_ascii() {
+                    value.len()
+                } else {
+                    value.chars().count()
+                };
+                if actual > usize::from(max) {
+                    out.sink.push(
+                        with_rule(RuleId::FldTooLong)
+                            .value(visible(value))
+                            .arg("max", max)
+                            .arg("actual", actual),
+                    );
+                }
+            }
+            if let Some(fixed) = &c.fixed
+                && value != fixed
+            {
+                out.sink.push(
+                    with_rule(RuleId::FldFixedValue)
+                        .arg("fixed", fixed)
+                        .value(visible(value)),
+                );
+            }
+            match format::check(&c.format, value, c.min, c.max) {
+                FieldCheck::Ok => {}
+                FieldCheck::BadFormat(expected) => {
+                    out.sink.push(
+                        with_rule(RuleId::FldFormat)
+                            .value(visible(value))
+                            .arg("expected", expected),
+                    );
+                }
+                FieldCheck::NotInTable(codes) => {
+                    out.sink.push(
+                        with_rule(RuleId::FldCode)
+                            .value(visible(value))
+                            .arg("codes", codes),
+                    );
+                }
+                FieldCheck::Negative => out.sink.push(with_rule(RuleId::FldNegative).value(value)),
+                FieldCheck::OutOfRange(lo, hi) => {
+                    out.sink.push(
+                        with_rule(RuleId::FldRange)
+                            .value(value)
+                            .arg("min", lo)
+                            .arg("max", hi),
+                    );
+                }
+                FieldCheck::NotEmpty => out
+                    .sink
+                    .push(with_rule(RuleId::FldUnusedNotEmpty).value(visible(value))),
+            }
+        }
+    }
+}
