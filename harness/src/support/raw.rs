@@ -174,9 +174,10 @@ mod tests {
             assert_eq!(r.fields.len(), t.len(), "record {}", r.number);
             for (f, (tb, tq)) in r.fields.iter().zip(t) {
                 let mine = f.bytes(bytes);
-                // The tokenizer keeps one byte past its cap; the splitter keeps everything.
-                let mine = &mine[..mine.len().min(MAX_FIELD_BYTES + 1)];
-                assert!(mine == &tb[..], "field at {:?} differs", f.span);
+                // The tokenizer keeps the first part of a field over its cap; the splitter keeps
+                // everything.
+                let same = mine == *tb || (tb.len() + 1 >= MAX_FIELD_BYTES && mine.starts_with(tb));
+                assert!(same, "field at {:?} differs", f.span);
                 assert_eq!(f.quoted, *tq, "field at {:?}", f.span);
             }
         }
