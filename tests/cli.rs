@@ -113,6 +113,24 @@ fn junit_output_has_a_suite_per_file_and_unit() {
     assert_eq!(xml.matches("<testsuite ").count(), 2, "{xml}");
     assert!(xml.contains("<testcase name=\"field\""), "{xml}");
     assert!(xml.contains("<failure"), "{xml}");
+    // Classnames by kind and unit, never the file extension (readers split at the last dot).
+    let stem = DLTPLAN.trim_end_matches(".CSV");
+    assert!(
+        xml.contains(&format!("classname=\"file.DLTPLAN.{stem}\"")),
+        "{xml}"
+    );
+    assert!(xml.contains("classname=\"unit."), "{xml}");
+    for c in xml.split("classname=\"").skip(1) {
+        let c = &c[..c.find('"').unwrap()];
+        assert!(
+            (c.starts_with("file.") || c.starts_with("unit.")) && !c.ends_with("CSV"),
+            "{c}"
+        );
+    }
+    assert!(
+        xml.contains(&format!("file=\"{}", dir.path().display())),
+        "{xml}"
+    );
 }
 
 #[test]
@@ -162,8 +180,16 @@ fn a_renamed_file_is_identified_from_content() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["files"][0]["kind"], "DLTPLAN");
     assert_eq!(v["files"][0]["identified_from_content"], true);
-    assert_eq!(v["findings"][0]["rule"], "NAME009");
-    assert_eq!(o.status.code(), Some(0), "identification is informational");
+    // The name breaks the name rule (an error, issue #10), the identification is a note.
+    assert_eq!(v["findings"][0]["rule"], "NAME011");
+    assert_eq!(v["findings"][0]["severity"], "error");
+    assert_eq!(v["findings"][1]["rule"], "NAME009");
+    assert_eq!(v["findings"][1]["severity"], "info");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a name outside the rules is a violation"
+    );
 }
 
 #[test]

@@ -194,11 +194,7 @@ async fn every_broken_certificate_is_refused_with_a_clear_error() {
         }
     }
     // No certificate at all.
-    let none = Identity {
-        ca: hub.pki.ca_cert(),
-        client: None,
-        insecure_office: None,
-    };
+    let none = Identity::without_certificate(hub.pki.ca_cert());
     let err = Client::new(&hub.server.url(), &none)
         .unwrap()
         .status()
@@ -254,7 +250,13 @@ async fn login_follows_the_id_password_and_licence_rules() {
 
     let e = refused(c.login(&user, "wrong", "pc", "1.2.0").await);
     assert_eq!(e.code, Code::LoginFailed);
-    assert_eq!(e.detail.as_ref().unwrap()["failures"], 1);
+    // An unknown ID gets exactly the same answer as a wrong password (no failure count).
+    let unknown = refused(c.login("KJ032000020299", "wrong", "pc", "1.2.0").await);
+    assert_eq!(
+        serde_json::to_value(&unknown).unwrap(),
+        serde_json::to_value(&e).unwrap()
+    );
+    assert_eq!(e.detail.as_ref().unwrap()["lock_after"], 3);
     refused(c.login(&user, "wrong", "pc", "1.2.0").await);
     let e = refused(c.login(&user, "wrong", "pc", "1.2.0").await);
     assert_eq!(e.code, Code::AccountLocked);
@@ -757,13 +759,8 @@ async fn the_openapi_document_matches_the_router() {
     assert_eq!(documented, routed);
     // Every error code the hub can return is documented.
     let codes = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"].to_string();
-    for code in [
-        "FILE_NAME_FORMAT",
-        "DESTINATION_NOT_SUPPORTED",
-        "TOO_LARGE",
-        "CERT_KIND_REFUSED",
-    ] {
-        assert!(codes.contains(code), "{code}");
+    for code in Code::ALL {
+        assert!(codes.contains(code.as_str()), "{code:?} is not documented");
     }
 
     // And every documented route answers (never the router's fallback).
@@ -778,6 +775,493 @@ async fn the_openapi_document_matches_the_router() {
         let (_, body) = c.request(method, &path, None, Vec::new()).await.unwrap();
         let text = String::from_utf8_lossy(&body);
         assert!(!text.contains("no such endpoint"), "{path}: {text}");
+    }
+    hub.stop().await;
+}
+
+// ----- hardening (issue 9) -------------------------------------------------------------------
+
+use careplan_mock_server::client::{TerminalKeys, Timeouts};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// A raw TLS connection with an identity (for requests the client would never send).
+async fn raw_tls(
+    hub: &Hub,
+    id: &Identity,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let config = careplan_mock_server::client::tls_config(id).unwrap();
+    let tcp = tokio::net::TcpStream::connect(hub.server.addr)
+        .await
+        .unwrap();
+    tokio_rustls::TlsConnector::from(config)
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// Reads until the server closes the connection (or 20 s pass: a hub that never answers fails
+/// the test instead of hanging it).
+async fn read_to_close(tls: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tls.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "the hub kept the connection open: {}",
+        String::from_utf8_lossy(&out)
+    );
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn login_with(hub: &Hub, id: &Identity, office: &str, terminal: &str) -> Client {
+    let mut c = Client::new(&hub.server.url(), id).unwrap();
+    let user = demo_user_id(&OfficeNumber::parse(office).unwrap());
+    c.login(&user, DEMO_PASSWORD, terminal, "1.2.0")
+        .await
+        .unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_hostile_names_and_case_insensitive_duplicates_are_refused() {
+    let hub = Hub::start("names", |_| {}).await;
+    let mut cm = hub.login(KYOTAKU, "cm-pc").await;
+    let files = unit("v4.1/riyohyo-minimal", None);
+    for name in [
+        "a¥b.txt",
+        "計画／６月.pdf",
+        "a∕b.pdf",
+        "․․∕x.txt",
+        "a．．b.pdf",
+        "invoice\u{202E}fdp.exe.txt",
+        "zero\u{200B}width.pdf",
+        "\u{FEFF}bom.pdf",
+        "CON.txt",
+        "nul.tar.gz.pdf",
+        "COM1.pdf",
+        "ＣＯＮ.txt",
+    ] {
+        let mut with = files.clone();
+        with.push((name.to_owned(), b"%PDF-1.4\n".to_vec()));
+        let e = refused(cm.send(&to(PROVIDER), "", &with, false).await);
+        assert_eq!(e.code, Code::HostileFileName, "{name:?}: {e}");
+    }
+    for (a, b) in [("Plan.pdf", "PLAN.PDF"), ("plan.pdf", "ｐｌａｎ.pdf")] {
+        let mut with = files.clone();
+        with.push((a.to_owned(), b"%PDF-1.4\n".to_vec()));
+        with.push((b.to_owned(), b"%PDF-1.4\n".to_vec()));
+        let e = refused(cm.send(&to(PROVIDER), "", &with, false).await);
+        assert_eq!(
+            (e.code, e.file.as_deref()),
+            (Code::DuplicateFileName, Some(b))
+        );
+    }
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_extension_is_refused_before_the_rest_of_the_upload_is_read() {
+    let hub = Hub::start("early-type", |_| {}).await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    let c = login_with(&hub, &id, KYOTAKU, "cm-pc").await;
+    let mut tls = raw_tls(&hub, &id).await;
+    // Announces 9 MB, sends the first bytes of a zip and then nothing: only a hub that judges
+    // the name first can answer.
+    let head = format!(
+        "POST /v1/sends HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary=XB\r\nContent-Length: 9000000\r\n\r\n\
+         --XB\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n{PROVIDER}\r\n\
+         --XB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"plans.zip\"\r\n\r\nPK\x03\x04",
+        c.token().unwrap()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut tls).await;
+    assert!(answer.contains("ATTACHMENT_ZIP"), "{answer}");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_hold_at_most_the_bytes_in_flight_budget() {
+    const MB: u64 = 1024 * 1024;
+    let hub = Hub::start("budget", |c| {
+        c.limits.max_file_bytes = 3 * MB;
+        c.limits.max_send_bytes = 3 * MB;
+        c.limits.max_bytes_in_flight = 5 * MB;
+    })
+    .await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let mut c = login_with(&hub, &id, KYOTAKU, &format!("pc-{t}")).await;
+        tasks.push(tokio::spawn(async move {
+            let pdf = vec![b'%'; (2 * MB) as usize];
+            c.send(&to(PROVIDER), "", &[(format!("資料{t}.pdf"), pdf)], false)
+                .await
+                .map(|_| ())
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        if let Err(e) = t.await.unwrap() {
+            panic!("send {i} failed: {e:?}");
+        }
+    }
+    let peak = hub.server.hub.traffic.peak_in_flight_bytes();
+    assert!(peak > 0 && peak <= 5 * MB, "peak {peak} bytes in flight");
+    assert_eq!(hub.counts().sends, 8);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_ends_open_connections_and_their_sessions() {
+    let hub = Hub::start("revoke-open", |_| {}).await;
+    let id = hub.identity(PROVIDER, CertKind::KaigoHoken, Variant::Valid);
+    let mut c = login_with(&hub, &id, PROVIDER, "pc").await;
+    c.inbox().await.unwrap();
+    let (cert, _) = id.client.clone().unwrap();
+    hub.pki.revoke(&cert).unwrap();
+    // The kept-alive connection completed its handshake before the revocation.
+    let e = refused(c.inbox().await);
+    assert_eq!(e.code, Code::CertRevoked);
+    // The hub closed it; a new handshake is refused by TLS.
+    assert!(
+        matches!(c.inbox().await, Err(ClientError::CertificateRefused { .. })),
+        "a revoked certificate cannot connect again"
+    );
+    // The session does not move to another certificate of the office.
+    let mut other = hub.client(PROVIDER);
+    other.set_token(c.token().map(str::to_owned));
+    assert_eq!(refused(other.inbox().await).code, Code::SessionInvalid);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locking_an_account_ends_its_sessions() {
+    let hub = Hub::start("lock-sessions", |c| c.limits.login_failures_before_lock = 2).await;
+    let mut open = hub.login(PROVIDER, "front-desk").await;
+    open.inbox().await.unwrap();
+    let mut attacker = hub.client(PROVIDER);
+    let user = demo_user_id(&OfficeNumber::parse(PROVIDER).unwrap());
+    refused(attacker.login(&user, "guess-1", "x", "1.2.0").await);
+    let e = refused(attacker.login(&user, "guess-2", "x", "1.2.0").await);
+    assert_eq!(e.code, Code::AccountLocked);
+    assert_eq!(refused(open.inbox().await).code, Code::SessionInvalid);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_pc_cannot_take_over_another_terminals_items() {
+    let hub = Hub::start("terminal-key", |_| {}).await;
+    let mut cm = hub.login(KYOTAKU, "cm-pc").await;
+    cm.send(
+        &to(PROVIDER),
+        "",
+        &unit("v4.1/riyohyo-minimal", None),
+        false,
+    )
+    .await
+    .unwrap();
+    // PC 1 logs in as front-desk first: the hub issues the terminal's key.
+    let pc1 = hub.identity(PROVIDER, CertKind::KaigoHoken, Variant::Valid);
+    let mut front = Client::new(&hub.server.url(), &pc1).unwrap();
+    let user = demo_user_id(&OfficeNumber::parse(PROVIDER).unwrap());
+    let first = front
+        .login(&user, DEMO_PASSWORD, "front-desk", "1.2.0")
+        .await
+        .unwrap();
+    assert!(first.terminal_key.is_some(), "issued at the first login");
+    let items = front.inbox().await.unwrap();
+    assert_eq!(items.len(), 1);
+    // PC 2 holds a copy of the office certificate (or its own) but not front-desk's key.
+    for (n, pc2) in [
+        Identity::new(
+            pc1.ca.clone(),
+            pc1.client.clone().unwrap().0,
+            pc1.client.clone().unwrap().1,
+        ),
+        hub.identity(PROVIDER, CertKind::KaigoHoken, Variant::Valid),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = Client::new(&hub.server.url(), &pc2).unwrap();
+        let e = refused(c.login(&user, DEMO_PASSWORD, "front-desk", "1.2.0").await);
+        assert_eq!(e.code, Code::TerminalRefused, "{e}");
+        let mut own = login_with(&hub, &pc2, PROVIDER, &format!("billing-pc-{n}")).await;
+        assert!(own.inbox().await.unwrap().is_empty());
+        let e = refused(own.download(items[0].id, items[0].files[0].id).await);
+        assert_eq!(e.code, Code::NotFound);
+    }
+    // PC 1 keeps its terminal: a later login (a new connection) presents the key it kept.
+    let mut again = login_with(&hub, &pc1, PROVIDER, "front-desk").await;
+    assert_eq!(again.inbox().await.unwrap().len(), 1);
+    // Keys kept in a folder survive the process.
+    let folder = hub.dir.join("keys");
+    let on_disk = pc1
+        .clone()
+        .with_terminal_keys(TerminalKeys::in_folder(&folder));
+    login_with(&hub, &on_disk, PROVIDER, "受付PC").await;
+    let fresh = pc1
+        .clone()
+        .with_terminal_keys(TerminalKeys::in_folder(&folder));
+    login_with(&hub, &fresh, PROVIDER, "受付PC").await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_handshakes_are_counted_and_sampled_not_audited_one_by_one() {
+    let hub = Hub::start("sampled", |_| {}).await;
+    let expired = hub.identity(PROVIDER, CertKind::KaigoHoken, Variant::Expired);
+    for _ in 0..30 {
+        let mut c = Client::new(&hub.server.url(), &expired).unwrap();
+        assert!(c.status().await.is_err());
+    }
+    let traffic = &hub.server.hub.traffic;
+    for _ in 0..500 {
+        if traffic.refused_handshakes() >= 30 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(traffic.refused_handshakes(), 30);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let rows: Vec<_> = hub
+        .server
+        .hub
+        .store
+        .audit_rows(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.code.as_deref() == Some("TLS_REFUSED"))
+        .collect();
+    assert_eq!(rows.len(), 1, "one sampled row per reason: {rows:#?}");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_a_json_error_object() {
+    let hub = Hub::start("json-errors", |_| {}).await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    let mut c = login_with(&hub, &id, KYOTAKU, "cm-pc").await;
+    let error_of = |(status, body): (hyper::StatusCode, hyper::body::Bytes)| {
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!(
+                "{status}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&body)
+            )
+        });
+        (
+            status.as_u16(),
+            v["error"]["code"].as_str().unwrap_or("?").to_owned(),
+            v,
+        )
+    };
+    let (status, code, _) = error_of(
+        c.request(
+            hyper::Method::GET,
+            "/v1/inbox/abc/files/1",
+            None,
+            Vec::new(),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!((status, code.as_str()), (400, "BAD_REQUEST"));
+    let (status, code, _) = error_of(
+        c.request(hyper::Method::PUT, "/v1/status", None, Vec::new())
+            .await
+            .unwrap(),
+    );
+    assert_eq!((status, code.as_str()), (405, "METHOD_NOT_ALLOWED"));
+    let big = serde_json::json!({
+        "user_id": "KJ031000010001", "password": "x".repeat(100_000),
+        "terminal": "pc", "client_version": "1.2.0",
+    });
+    let (status, code, _) = error_of(
+        c.request(
+            hyper::Method::POST,
+            "/v1/login",
+            Some("application/json"),
+            serde_json::to_vec(&big).unwrap(),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!((status, code.as_str()), (413, "TOO_LARGE"));
+    // File names: filename* alone, and bytes that are not UTF-8 (Shift_JIS あ).
+    for (disposition, reason) in [
+        (
+            b"filename*=UTF-8''%E3%81%82.pdf".to_vec(),
+            "filename_star_only",
+        ),
+        (
+            [b"filename=\"".as_slice(), b"\x82\xa0.pdf\""].concat(),
+            "filename_not_utf8",
+        ),
+    ] {
+        let mut body = format!(
+            "--XB\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n{PROVIDER}\r\n\
+             --XB\r\nContent-Disposition: form-data; name=\"file\"; "
+        )
+        .into_bytes();
+        body.extend_from_slice(&disposition);
+        body.extend_from_slice(b"\r\n\r\n%PDF-1.4\r\n--XB--\r\n");
+        let (status, code, v) = error_of(
+            c.request(
+                hyper::Method::POST,
+                "/v1/sends",
+                Some("multipart/form-data; boundary=XB"),
+                body,
+            )
+            .await
+            .unwrap(),
+        );
+        assert_eq!((status, code.as_str()), (400, "BAD_REQUEST"), "{v}");
+        assert_eq!(v["error"]["detail"]["reason"], reason, "{v}");
+    }
+    // The Bearer scheme is case-insensitive.
+    let mut tls = raw_tls(&hub, &id).await;
+    let request = format!(
+        "GET /v1/sent HTTP/1.1\r\nHost: localhost\r\nauthorization: bearer {}\r\nConnection: close\r\n\r\n",
+        c.token().unwrap()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut tls).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Terminal names are shown in lists and logs: no control or invisible characters.
+    let mut other = hub.client(KYOTAKU);
+    let user = demo_user_id(&OfficeNumber::parse(KYOTAKU).unwrap());
+    for terminal in ["pc\u{7}", "pc\u{202E}1", "pc\r\nInjected: 1"] {
+        let e = refused(other.login(&user, DEMO_PASSWORD, terminal, "1.2.0").await);
+        assert_eq!(e.code, Code::BadRequest, "{terminal:?}");
+    }
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_headers_bodies_and_idle_connections_are_closed() {
+    let hub = Hub::start("stalls", |c| {
+        c.limits.header_timeout_seconds = 1;
+        c.limits.body_stall_seconds = 1;
+    })
+    .await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    let c = login_with(&hub, &id, KYOTAKU, "cm-pc").await;
+    // Headers that never end.
+    let mut tls = raw_tls(&hub, &id).await;
+    tls.write_all(b"GET /v1/status HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
+    read_to_close(&mut tls).await;
+    // An idle kept-alive connection after one answer.
+    let mut tls = raw_tls(&hub, &id).await;
+    tls.write_all(b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut tls).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A body that stops.
+    let mut tls = raw_tls(&hub, &id).await;
+    let head = format!(
+        "POST /v1/sends HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary=XB\r\nContent-Length: 5000\r\n\r\n\
+         --XB\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n{PROVIDER}\r\n--XB\r\nContent-Disp",
+        c.token().unwrap()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut tls).await;
+    assert!(
+        answer.contains("408") && answer.contains("TIMEOUT"),
+        "{answer}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_certificate_holds_a_bounded_number_of_connections() {
+    let hub = Hub::start("per-cert", |c| c.limits.max_connections_per_certificate = 2).await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    let mut a = Client::new(&hub.server.url(), &id).unwrap();
+    let mut b = Client::new(&hub.server.url(), &id).unwrap();
+    a.status().await.unwrap();
+    b.status().await.unwrap();
+    let mut third = Client::new(&hub.server.url(), &id).unwrap();
+    let e = refused(third.status().await);
+    assert_eq!((e.code, e.status), (Code::TooManyConnections, 503));
+    // Another certificate of the office is not affected; a closed connection frees its place.
+    hub.client(KYOTAKU).status().await.unwrap();
+    drop(a);
+    let mut ok = false;
+    for _ in 0..100 {
+        let mut c = Client::new(&hub.server.url(), &id).unwrap();
+        if c.status().await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ok, "the place of a closed connection is given back");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_gives_up_on_a_hub_that_never_answers() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let keep = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            open.push(s);
+        }
+    });
+    let hub = Hub::start("silent", |_| {}).await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    let mut c = Client::new(&format!("https://{addr}"), &id).unwrap();
+    c.set_timeouts(Timeouts {
+        connect: std::time::Duration::from_secs(1),
+        answer: std::time::Duration::from_secs(1),
+    });
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), c.status()).await;
+    match answer {
+        Ok(Err(e @ ClientError::Timeout { .. })) => assert!(e.is_connection(), "{e}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    keep.abort();
+    hub.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_folder_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let hub = Hub::start("private", |c| {
+        c.api = careplan_mock_server::config::ApiShape::V1
+    })
+    .await;
+    hub.login(KYOTAKU, "pc").await;
+    let data = hub.dir.join("data");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for f in ["exchange.sqlite3", "exchange.sqlite3-wal", "serve.lock"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    // A second hub on the same folder is refused while this one runs.
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data: data.clone(),
+        certs: hub.dir.join("certs"),
+        ..Config::default()
+    };
+    match careplan_mock_server::start(config).await {
+        Err(e) => assert!(e.to_string().contains("in use"), "{e}"),
+        Ok(_) => panic!("a second hub started on the same data folder"),
     }
     hub.stop().await;
 }

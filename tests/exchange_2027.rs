@@ -49,10 +49,16 @@ struct Hub {
     dir: PathBuf,
     pki: Pki,
     server: RunningServer,
+    /// The terminal keys the hub issued, per office and terminal (what each PC's client keeps).
+    keys: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl Hub {
     async fn start(tag: &str) -> Self {
+        Self::start_with(tag, |_| {}).await
+    }
+
+    async fn start_with(tag: &str, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempdir(tag);
         let pki = Pki::new(dir.join("certs"));
         pki.init(false).unwrap();
@@ -64,8 +70,14 @@ impl Hub {
             ..Config::default()
         };
         config.limits.password_iterations = 1000;
+        tweak(&mut config);
         let server = careplan_mock_server::start(config).await.unwrap();
-        Self { dir, pki, server }
+        Self {
+            dir,
+            pki,
+            server,
+            keys: Default::default(),
+        }
     }
 
     fn client(&self, office: &str) -> Client {
@@ -100,11 +112,19 @@ impl Hub {
     /// Step 1: user ID and password; returns the challenge ID.
     async fn password_step(&self, c: &mut Client, office: &str, terminal: &str) -> String {
         let user = demo_user_id(&OfficeNumber::parse(office).unwrap());
+        let key = self
+            .keys
+            .lock()
+            .unwrap()
+            .get(&(office.to_owned(), terminal.to_owned()))
+            .cloned();
         let (status, body) = call(
             c,
             Method::POST,
             "/api/v1/auth/login",
-            Some(json!({ "user_id": user, "password": DEMO_PASSWORD, "terminal": terminal })),
+            Some(json!({
+                "user_id": user, "password": DEMO_PASSWORD, "terminal": terminal, "terminal_key": key,
+            })),
         )
         .await;
         assert_eq!(
@@ -132,6 +152,12 @@ impl Hub {
         );
         assert_eq!(body["access_expires_in"], 3600);
         assert_eq!(body["refresh_expires_in"], 28800);
+        if let Some(key) = body["terminal_key"].as_str() {
+            self.keys
+                .lock()
+                .unwrap()
+                .insert((office.to_owned(), terminal.to_owned()), key.to_owned());
+        }
         let tokens = Tokens {
             access: body["access_token"].as_str().unwrap().to_owned(),
             refresh: body["refresh_token"].as_str().unwrap().to_owned(),
@@ -334,7 +360,8 @@ async fn a_v41_unit_travels_from_otp_login_to_the_receiver_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_reused_expired_and_locked_otps_are_refused() {
-    let hub = Hub::start("otp").await;
+    // The account's own lock (wrong OTPs across challenges) is tested below; here it stays away.
+    let hub = Hub::start_with("otp", |c| c.limits.login_failures_before_lock = 20).await;
     let mut c = hub.client(KYOTAKU);
 
     // A wrong OTP is a business error; the right one still works, once.
@@ -366,7 +393,7 @@ async fn wrong_reused_expired_and_locked_otps_are_refused() {
 
     // A challenge of another office's certificate is unknown here.
     let mut intruder = hub.client(PROVIDER);
-    let challenge = hub.password_step(&mut c, KYOTAKU, "pc").await;
+    let challenge = hub.password_step(&mut c, KYOTAKU, "pc-2").await;
     let otp = hub.outbox_line(&challenge)["otp"]
         .as_str()
         .unwrap()
@@ -396,7 +423,7 @@ async fn wrong_reused_expired_and_locked_otps_are_refused() {
     assert_eq!(e["detail"]["reason"], "otp_locked");
 
     // An OTP lives five minutes on the hub clock.
-    let challenge = hub.password_step(&mut c, KYOTAKU, "pc").await;
+    let challenge = hub.password_step(&mut c, KYOTAKU, "pc-3").await;
     let otp = hub.outbox_line(&challenge)["otp"]
         .as_str()
         .unwrap()
@@ -624,6 +651,15 @@ async fn the_openapi_document_matches_the_router() {
         .map(|(m, p, _)| (m.to_owned(), p.to_owned()))
         .collect();
     assert_eq!(documented, routed);
+    // Every code this shape can answer is documented (v1's office mismatch and 405 are not used:
+    // here they are SESSION_INVALID with a reason, and 404).
+    let codes = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"].to_string();
+    for code in careplan_mock_server::Code::ALL {
+        let code = code.as_str();
+        if !["SESSION_OFFICE_MISMATCH", "METHOD_NOT_ALLOWED"].contains(&code) {
+            assert!(codes.contains(code), "{code} is not documented");
+        }
+    }
 
     // Every documented route answers (never the router's fallback), and the document is served.
     let hub = Hub::start("openapi").await;
@@ -694,5 +730,81 @@ async fn the_2027_shape_refuses_tls_1_2() {
     assert_eq!(tls13, Some(rustls::ProtocolVersion::TLSv1_3));
     let tls12 = handshake(&TLS12).await;
     assert!(tls12.is_err(), "TLS 1.2 must be refused: {tls12:?}");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_otps_count_per_user_across_challenges_and_lock_the_account() {
+    let hub = Hub::start_with("otp-guessing", |c| c.limits.login_failures_before_lock = 4).await;
+    // A session opened earlier ends when the account locks.
+    let (mut open, _) = hub.login(KYOTAKU, "cm-pc").await;
+    let sent = "/api/careplan/v1/sent";
+    assert_eq!(
+        call(&mut open, Method::GET, sent, None).await.0,
+        StatusCode::OK
+    );
+    let mut c = hub.client(KYOTAKU);
+    // Two wrong answers on each of two fresh challenges: a new challenge does not start a new count.
+    let mut last = Value::Null;
+    for terminal in ["guess-1", "guess-2"] {
+        let challenge = hub.password_step(&mut c, KYOTAKU, terminal).await;
+        for _ in 0..2 {
+            last = otp_step(&mut c, &challenge, "999999x").await.1;
+        }
+    }
+    assert_eq!(last["error"]["code"], "ACCOUNT_LOCKED", "{last}");
+    // Locked: even the password step is refused, and the earlier tokens stopped working.
+    let user = demo_user_id(&OfficeNumber::parse(KYOTAKU).unwrap());
+    let answer = call(
+        &mut c,
+        Method::POST,
+        "/api/v1/auth/login",
+        Some(json!({ "user_id": user, "password": DEMO_PASSWORD, "terminal": "guess-3" })),
+    )
+    .await;
+    refusal(&answer, StatusCode::OK, "ACCOUNT_LOCKED");
+    let e = refusal(
+        &call(&mut open, Method::GET, sent, None).await,
+        StatusCode::UNAUTHORIZED,
+        "SESSION_INVALID",
+    );
+    assert_eq!(e["detail"]["reason"], "account_locked");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_challenges_are_rate_limited_per_user() {
+    let hub = Hub::start("otp-rate").await;
+    let mut c = hub.client(KYOTAKU);
+    let user = demo_user_id(&OfficeNumber::parse(KYOTAKU).unwrap());
+    let mut open = Vec::new();
+    for n in 0..api2027::OTP_CHALLENGES_PER_USER {
+        open.push(hub.password_step(&mut c, KYOTAKU, &format!("pc-{n}")).await);
+    }
+    let answer = call(
+        &mut c,
+        Method::POST,
+        "/api/v1/auth/login",
+        Some(json!({ "user_id": user, "password": DEMO_PASSWORD, "terminal": "pc-x" })),
+    )
+    .await;
+    refusal(&answer, StatusCode::OK, "RATE_LIMITED");
+    // Once the open challenges expire (and are removed), a login issues a new one.
+    hub.set_clock(api2027::OTP_SECONDS + 1);
+    hub.password_step(&mut c, KYOTAKU, "pc-x").await;
+    let e = refusal(
+        &otp_step(&mut c, &open[0], "000000").await,
+        StatusCode::OK,
+        "LOGIN_FAILED",
+    );
+    assert_eq!(e["detail"]["reason"], "otp_expired");
+    // Unused challenges do not stay: a while after expiry they are gone from the hub's memory.
+    hub.set_clock(api2027::OTP_SECONDS + api2027::FORGET_AFTER_SECONDS + 1);
+    let e = refusal(
+        &otp_step(&mut c, &open[0], "000000").await,
+        StatusCode::OK,
+        "LOGIN_FAILED",
+    );
+    assert_eq!(e["detail"]["reason"], "otp_challenge_unknown");
     hub.stop().await;
 }

@@ -67,10 +67,18 @@ impl Drop for TempDir {
 struct Server {
     child: Child,
     url: String,
+    /// What it printed before waiting for a stop signal (URL, folders, next steps).
+    banner: Vec<String>,
+    /// Its log on standard error, as it arrives.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     fn start(dir: &TempDir) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &TempDir, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cpkit"))
             .args([
                 "serve",
@@ -81,26 +89,71 @@ impl Server {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(extra)
+            .current_dir(&dir.0)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines.next().expect("cpkit serve printed its URL").unwrap();
-            if let Some(url) = line.strip_prefix("mock exchange listening on ") {
-                break url.trim().to_owned();
+        let stderr = child.stderr.take().unwrap();
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
             }
-        };
+        });
+        let mut lines = BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
+        let mut url = None;
+        loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("cpkit serve stopped: {:?}", log.lock().unwrap()))
+                .unwrap();
+            if let Some(u) = line.strip_prefix("mock exchange listening on ") {
+                url = Some(u.trim().to_owned());
+            }
+            let last = line.starts_with("stop with");
+            banner.push(line);
+            if last {
+                break;
+            }
+        }
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, url }
+        Self {
+            child,
+            url: url.expect("cpkit serve printed its URL"),
+            banner,
+            log,
+        }
     }
 
     fn kill(mut self) {
         self.child.kill().unwrap(); // SIGKILL on Unix
         self.child.wait().unwrap();
+    }
+
+    /// Waits until its log has a line containing all of `words` (at most 20 s).
+    fn wait_for_log(&self, words: &[&str]) -> String {
+        for _ in 0..2000 {
+            if let Some(l) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| words.iter().all(|w| l.contains(w)))
+            {
+                return l.clone();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!(
+            "no log line with {words:?}: {:#?}",
+            self.log.lock().unwrap()
+        );
     }
 }
 
@@ -115,7 +168,7 @@ fn issue(dir: &TempDir, office: &str) {
     ok(cpkit(&[
         "certs",
         "issue",
-        "--dir",
+        "--certs",
         &dir.join("certs"),
         "--office",
         office,
@@ -170,11 +223,11 @@ fn serve_on_defaults_then_issue_send_list_and_fetch_from_another_terminal() {
     // One terminal holding both providers' certificates lists both offices' items.
     let listed = ok(client(&["inbox", "--terminal", "shared-pc"]));
     assert!(
-        listed.contains(&format!("office {PROVIDER}: 1 item(s)")),
+        listed.contains(&format!("office {PROVIDER}: 1 item\n")),
         "{listed}"
     );
     assert!(
-        listed.contains(&format!("office {PROVIDER_2SVC}: 1 item(s)")),
+        listed.contains(&format!("office {PROVIDER_2SVC}: 1 item\n")),
         "{listed}"
     );
     // The office's other terminal sees nothing (first lister wins) ...
@@ -185,7 +238,7 @@ fn serve_on_defaults_then_issue_send_list_and_fetch_from_another_terminal() {
         "--terminal",
         "other-pc",
     ]));
-    assert!(other.contains("0 item(s)"), "{other}");
+    assert!(other.contains("0 items"), "{other}");
     // ... and the first terminal fetches the bytes unchanged, in import order.
     let out_dir = dir.join("received");
     ok(client(&[
@@ -217,11 +270,11 @@ fn serve_on_defaults_then_issue_send_list_and_fetch_from_another_terminal() {
         assert_eq!(got, std::fs::read(&f).unwrap());
     }
     assert_eq!(
-        std::fs::read_to_string(item_dir.join("message.txt")).unwrap(),
+        std::fs::read_to_string(item_dir.join(".message.txt")).unwrap(),
         "6月分"
     );
-    // Fetching again never overwrites.
-    let again = client(&[
+    // Fetching again is harmless: what is there is skipped, nothing is overwritten.
+    let again = ok(client(&[
         "fetch",
         "--office",
         PROVIDER,
@@ -229,10 +282,13 @@ fn serve_on_defaults_then_issue_send_list_and_fetch_from_another_terminal() {
         "shared-pc",
         "--out",
         &out_dir,
-    ]);
-    assert_eq!(again.status.code(), Some(2));
+    ]));
+    assert!(
+        again.contains("0 items fetched, 1 item already in"),
+        "{again}"
+    );
 
-    // A refusal names the rule and the message the field knows.
+    // A refusal names the rule and the message the field knows; exit code 1 (refused).
     let refused = client(&[
         "send",
         "--office",
@@ -241,7 +297,7 @@ fn serve_on_defaults_then_issue_send_list_and_fetch_from_another_terminal() {
         "0399999999",
         unit.to_str().unwrap(),
     ]);
-    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(refused.status.code(), Some(1));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("DESTINATION_NOT_SUPPORTED"), "{err}");
     assert!(
@@ -258,7 +314,7 @@ fn serve_on_defaults_then_issue_send_list_and_fetch_from_another_terminal() {
         "--out",
         &bundle,
     ]));
-    assert!(out.contains("2 send(s), 6 file(s)"), "{out}");
+    assert!(out.contains("2 sends, 6 files"), "{out}");
     drop(server);
 }
 
@@ -367,4 +423,252 @@ fn a_killed_server_loses_no_acknowledged_send_and_shows_no_partial_one() {
         assert!(items.len() >= acked.len());
     });
     drop(server);
+}
+
+/// Runs a command line as `cpkit serve` printed it, from the server's folder.
+fn pasted(dir: &TempDir, line: &str) -> Output {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    Command::new(words[0])
+        .args(&words[1..])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+#[test]
+fn the_next_steps_serve_prints_work_when_pasted() {
+    let dir = TempDir::new();
+    let server = Server::start(&dir);
+    let start = server
+        .banner
+        .iter()
+        .position(|l| l.starts_with("next, in a second terminal"))
+        .expect("next steps");
+    let steps: Vec<&String> = server.banner[start + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(steps.len(), 4, "{:#?}", server.banner);
+    for step in &steps {
+        let out = pasted(&dir, step);
+        assert!(
+            out.status.success(),
+            "{step}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        // Each client command says what to do next.
+        assert!(text.contains("next: "), "{step}: {text}");
+    }
+    let received = dir.0.join("received").join(PROVIDER);
+    let item = std::fs::read_dir(&received)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read_dir(&item).unwrap().count(),
+        4,
+        "three files and the item record"
+    );
+    // One line per request on the serve terminal: office, terminal, action, result.
+    let line = server.wait_for_log(&[
+        "office 0310000100",
+        "terminal cpkit-terminal",
+        "POST /v1/sends",
+        "200",
+    ]);
+    assert!(line.contains("cpkit::request"), "{line}");
+}
+
+#[test]
+fn fetch_runs_again_into_the_same_folder_and_one_bad_item_does_not_block_the_rest() {
+    let dir = TempDir::new();
+    let server = Server::start(&dir);
+    issue(&dir, KYOTAKU);
+    issue(&dir, PROVIDER);
+    let certs = dir.join("certs");
+    let client = |extra: &[&str]| {
+        let mut args = vec![extra[0], "--url", &server.url, "--certs", &certs];
+        args.extend_from_slice(&extra[1..]);
+        cpkit(&args)
+    };
+    // An attachment named message.txt, with a message: the hub's own name must not collide.
+    let unit = workspace().join("golden/valid/v4.1/riyohyo-minimal");
+    let attachment = Path::new(&dir.join("message.txt")).to_path_buf();
+    std::fs::write(&attachment, "添付のメモ").unwrap();
+    ok(client(&[
+        "send",
+        "--office",
+        KYOTAKU,
+        "--to",
+        PROVIDER,
+        "--message",
+        "6月分",
+        unit.to_str().unwrap(),
+        attachment.to_str().unwrap(),
+    ]));
+    let out = dir.join("received");
+    let fetch = |extra: &[&str]| {
+        let mut args = vec!["fetch", "--office", PROVIDER, "--out", out.as_str()];
+        args.extend_from_slice(extra);
+        client(&args)
+    };
+    let first = ok(fetch(&[]));
+    assert!(first.contains("1 item fetched"), "{first}");
+    let office_dir = Path::new(&out).join(PROVIDER);
+    let item = std::fs::read_dir(&office_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read_to_string(item.join("message.txt")).unwrap(),
+        "添付のメモ"
+    );
+    assert_eq!(
+        std::fs::read_to_string(item.join(".message.txt")).unwrap(),
+        "6月分"
+    );
+    // Again: nothing new, nothing fails.
+    let again = ok(fetch(&[]));
+    assert!(
+        again.contains("0 items fetched, 1 item already in"),
+        "{again}"
+    );
+    // Two new items; the first of them cannot be written (its folder's place is taken).
+    for serial in ["20250527090001", "20250527090002"] {
+        let files: Vec<String> = std::fs::read_dir(&unit)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let renamed = Path::new(&dir.join(serial)).join(
+                    p.file_name()
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .replace("20250527090000", serial),
+                );
+                std::fs::create_dir_all(renamed.parent().unwrap()).unwrap();
+                std::fs::copy(&p, &renamed).unwrap();
+                renamed.to_str().unwrap().to_owned()
+            })
+            .collect();
+        let mut args = vec!["send", "--office", KYOTAKU, "--to", PROVIDER];
+        args.extend(files.iter().map(String::as_str));
+        ok(client(&args));
+    }
+    std::fs::write(office_dir.join(".partial-2"), "in the way").unwrap();
+    let partly = fetch(&[]);
+    assert_eq!(partly.status.code(), Some(2), "a local write failure");
+    let text = String::from_utf8_lossy(&partly.stdout);
+    assert!(
+        text.contains("#3 from"),
+        "the item after the bad one was written: {text}"
+    );
+    let err = String::from_utf8_lossy(&partly.stderr);
+    assert!(err.contains("item #2"), "{err}");
+    // Once the obstacle is gone, the next run fetches only what is missing.
+    std::fs::remove_file(office_dir.join(".partial-2")).unwrap();
+    let rest = ok(fetch(&[]));
+    assert!(
+        rest.contains("1 item fetched, 2 items already in"),
+        "{rest}"
+    );
+    let names: Vec<String> = std::fs::read_dir(&office_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    // --overwrite fetches everything again into the same folders.
+    let all = ok(fetch(&["--overwrite"]));
+    assert!(all.contains("3 items fetched"), "{all}");
+    assert_eq!(std::fs::read_dir(&office_dir).unwrap().count(), 3);
+}
+
+#[test]
+fn client_commands_have_distinct_exit_codes_and_clear_messages() {
+    let dir = TempDir::new();
+    let server = Server::start(&dir);
+    issue(&dir, KYOTAKU);
+    let certs = dir.join("certs");
+    let unit = workspace().join("golden/valid/v4.1/riyohyo-minimal");
+    let send = |url: &str, to: &str| {
+        cpkit(&[
+            "send",
+            "--url",
+            url,
+            "--certs",
+            &certs,
+            "--office",
+            KYOTAKU,
+            "--to",
+            to,
+            unit.to_str().unwrap(),
+        ])
+    };
+    // 1: the exchange refused.
+    assert_eq!(send(&server.url, "0399999999").status.code(), Some(1));
+    // 3: nothing listens there.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let o = send(&format!("https://127.0.0.1:{closed}"), PROVIDER);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is `cpkit serve` running?"), "{err}");
+    assert_eq!(err.matches("refused").count(), 1, "the OS text once: {err}");
+    assert!(!err.contains("os error"), "{err}");
+    // 2: usage — including a plain http:// URL, which gets the https:// to use.
+    let o = send(&server.url.replace("https://", "http://"), PROVIDER);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("use {}", server.url)), "{err}");
+    assert_eq!(cpkit(&["send", "--office", KYOTAKU]).status.code(), Some(2));
+    // certs issue does not replace an office's certificate unless told to.
+    let again = cpkit(&["certs", "issue", "--certs", &certs, "--office", KYOTAKU]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    ok(cpkit(&[
+        "certs", "issue", "--dir", &certs, "--office", KYOTAKU, "--force",
+    ]));
+}
+
+#[test]
+fn a_second_serve_on_the_same_data_is_refused_and_sigterm_stops_gracefully() {
+    let dir = TempDir::new();
+    let first = Server::start(&dir);
+    let second = Command::new(env!("CARGO_BIN_EXE_cpkit"))
+        .args([
+            "serve",
+            "--data",
+            &dir.join("data"),
+            "--certs",
+            &dir.join("certs"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!("PID {}", first.child.id())) && err.contains("--data"),
+        "{err}"
+    );
+    let mut first = first;
+    let term = Command::new("kill")
+        .args(["-TERM", &first.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = first.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM stops like Ctrl-C");
+    // The folder is free again.
+    let third = Server::start(&dir);
+    drop(third);
 }

@@ -143,6 +143,8 @@ fn sut_from_persona_passes() -> Result<(), Failed> {
 fn broken_sut_fails_with_a_cell_diff() -> Result<(), Failed> {
     let dir = scratch("sut-broken");
     let junit = dir.join("junit.xml");
+    let json = dir.join("report.json");
+    let html = dir.join("report.html");
     let out = cpkit(
         &[
             "run",
@@ -151,22 +153,229 @@ fn broken_sut_fails_with_a_cell_diff() -> Result<(), Failed> {
             "scenarios/sut/broken-shift-start-time.toml",
             "--junit",
             junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
             "--work",
             dir.join("work").to_str().unwrap(),
         ],
         &root(),
     );
     check(out.status.code() == Some(1), || text(&out))?;
+    // The record by its key (保険者番号/被保険者番号, day, service code) and its CSV line, in every
+    // report; the summary says what differs.
+    let record = "131016/1234500004 20250602 151215";
+    let file = "UPJSK_202506_0320000202_15_0310000100_43_20250527100100.CSV";
+    let summary = format!("No.12 サービス開始時刻: 0930 → 1030 at {record} ({file} line 1)");
+    let diff =
+        format!("{record} ({file} line 1), No.12 サービス開始時刻: expected «0930», actual «1030»");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let diff = "record 1, No.12 サービス開始時刻: expected «0930», actual «1030»";
     check(
-        stdout.contains(diff) && stdout.contains("roundtrip-v41-riyohyo.toml:"),
+        stdout.contains(&diff)
+            && stdout.contains(&format!("roundtrip-v41-riyohyo.toml:82: fail [11 assert day: round trip] the export does not carry what was imported: {summary}")),
         || text(&out),
     )?;
     let xml = std::fs::read_to_string(&junit)?;
     check(
-        xml.contains("<failure") && xml.contains("サービス開始時刻"),
+        xml.contains("<failure") && xml.contains(&diff) && xml.contains(&summary),
         || xml.clone(),
+    )?;
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json)?)?;
+    let cell = report["scenarios"][0]["cases"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["verdict"] == "fail"))
+        .map(|c| c["diff"]["cells"][0].clone())
+        .unwrap_or_default();
+    check(
+        cell["key"] == record && cell["file"] == file && cell["line"] == 1 && cell["column"] == 12,
+        || format!("{cell:#}"),
+    )?;
+    let page = std::fs::read_to_string(&html)?;
+    check(
+        page.contains(&format!("<code>{record}</code>"))
+            && page.contains(&format!("<code>{file} line 1</code>")),
+        || "the HTML diff names the record and its line".to_owned(),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Reads a JUnit file back with a JUnit parser (quick-junit's reader).
+fn read_junit(path: &Path) -> Result<quick_junit::Report, Failed> {
+    let xml = std::fs::read_to_string(path)?;
+    quick_junit::Report::deserialize_from_str(&xml).map_err(|e| format!("{e}\n{xml}").into())
+}
+
+fn property(props: &[quick_junit::Property], name: &str) -> Option<String> {
+    props
+        .iter()
+        .find(|p| p.name.as_str() == name)
+        .map(|p| p.value.to_string())
+}
+
+fn warnings_reach_ci() -> Result<(), Failed> {
+    let dir = scratch("warnings");
+    let junit = dir.join("junit.xml");
+    let file = "scenarios/writer-names-v40.toml";
+    let work = dir.join("work");
+    let run = |strict: bool| {
+        let mut args = vec![
+            "run",
+            file,
+            "--junit",
+            junit.to_str().unwrap(),
+            "--work",
+            work.to_str().unwrap(),
+        ];
+        if strict {
+            args.extend(["--fail-on", "warn"]);
+        }
+        cpkit(&args, &root())
+    };
+    let out = run(false);
+    check(out.status.code() == Some(0), || text(&out))?;
+    // The terminal gives the reason of each warning.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    check(
+        stdout.contains(&format!("{file}:"))
+            && stdout.contains(": warn [")
+            && stdout.contains("NAME005"),
+        || text(&out),
+    )?;
+    let report = read_junit(&junit)?;
+    let suite = &report.test_suites[0];
+    check(
+        suite.extra.get("warnings").map(|v| v.as_str()) == Some("1")
+            && property(&suite.properties, "warnings").as_deref() == Some("1"),
+        || format!("{suite:#?}"),
+    )?;
+    let warned: Vec<&quick_junit::TestCase> = suite
+        .test_cases
+        .iter()
+        .filter(|c| property(&c.properties, "verdict").as_deref() == Some("warn"))
+        .collect();
+    check(warned.len() == 1, || format!("{:#?}", suite.test_cases))?;
+    let case = warned[0];
+    check(
+        matches!(case.status, quick_junit::TestCaseStatus::Success { .. })
+            && property(&case.properties, "warning").is_some_and(|w| w.contains("NAME005"))
+            && case
+                .system_out
+                .as_ref()
+                .is_some_and(|o| o.as_str().starts_with("WARN: ")),
+        || format!("{case:#?}"),
+    )?;
+    // Strict pipelines: the warning is a failure, and the run fails.
+    let out = run(true);
+    check(out.status.code() == Some(1), || text(&out))?;
+    let report = read_junit(&junit)?;
+    let case = report.test_suites[0]
+        .test_cases
+        .iter()
+        .find(|c| c.name == warned[0].name)
+        .ok_or("the warned case")?;
+    check(
+        matches!(
+            &case.status,
+            quick_junit::TestCaseStatus::NonSuccess { kind: quick_junit::NonSuccessKind::Failure, ty, .. }
+                if ty.as_ref().map(|t| t.as_str()) == Some("warn")
+        ),
+        || format!("{case:#?}"),
+    )?;
+    check(
+        String::from_utf8_lossy(&out.stdout).contains("failing on warnings"),
+        || text(&out),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn kit_failures_block_the_steps_that_depend_on_them() -> Result<(), Failed> {
+    let dir = scratch("blocked");
+    // A product whose commands cannot be started: the kit fails its first step, not the product.
+    let sut = dir.join("missing-program.toml");
+    let missing = format!("{:?}", dir.join("no-such-program").display().to_string());
+    std::fs::write(
+        &sut,
+        format!(
+            "name = \"not installed\"\nadapter = \"command\"\n\n[command]\n\
+             load = [{missing}, \"{{in}}\"]\nimport = [{missing}, \"{{in}}\"]\n\
+             export = [{missing}, \"{{out}}\"]\nrecord_actuals = [{missing}]\ntimeout_seconds = 5\n"
+        ),
+    )?;
+    let json = dir.join("r.json");
+    let junit = dir.join("j.xml");
+    let out = cpkit(
+        &[
+            "run",
+            RIYOHYO,
+            "--sut",
+            sut.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--work",
+            dir.join("work").to_str().unwrap(),
+        ],
+        &root(),
+    );
+    check(out.status.code() == Some(3), || text(&out))?;
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json)?)?;
+    let cases: Vec<(String, String, String)> = report["scenarios"][0]["cases"]
+        .as_array()
+        .ok_or("cases")?
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                c["verdict"].as_str().unwrap_or("").to_owned(),
+                c["message"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let errors: Vec<&(String, String, String)> = cases.iter().filter(|c| c.1 == "error").collect();
+    check(
+        errors.len() == 1 && errors[0].0.starts_with("07 import day"),
+        || format!("{cases:#?}"),
+    )?;
+    let at = cases.iter().position(|c| c.1 == "error").unwrap_or(0);
+    check(
+        cases[..at].iter().all(|c| c.1 == "pass")
+            && cases.len() > at + 5
+            && cases[at + 1..].iter().all(|c| {
+                c.1 == "blocked" && c.2 == "not run: step 07 import day failed in the kit"
+            }),
+        || format!("{cases:#?}"),
+    )?;
+    check(!cases.iter().any(|c| c.1 == "fail"), || {
+        format!("{cases:#?}")
+    })?;
+    let blocked = cases.len() - at - 1;
+    check(report["summary"]["cases"]["blocked"] == blocked, || {
+        format!("{:#}", report["summary"])
+    })?;
+    check(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{blocked} blocked")),
+        || text(&out),
+    )?;
+    let junit = read_junit(&junit)?;
+    let suite = &junit.test_suites[0];
+    let skipped: Vec<&quick_junit::TestCase> = suite
+        .test_cases
+        .iter()
+        .filter(|c| {
+            matches!(&c.status, quick_junit::TestCaseStatus::Skipped { message, .. }
+                if message.as_ref().is_some_and(|m| m.as_str().starts_with("not run: step 07")))
+        })
+        .collect();
+    check(
+        skipped.len() == blocked
+            && suite.failures == 0
+            && suite.errors == 1
+            && property(&suite.properties, "blocked") == Some(blocked.to_string()),
+        || format!("{suite:#?}"),
     )?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -192,6 +401,19 @@ fn default_run_writes_every_report() -> Result<(), Failed> {
     let dir = scratch("default-run");
     let out = cpkit(&["run", "--work", dir.join("work").to_str().unwrap()], &dir);
     check(out.status.code() == Some(0), || text(&out))?;
+    // Progress gives each scenario's time in milliseconds.
+    let progress = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = progress
+        .lines()
+        .filter(|l| {
+            let first = l.split_whitespace().next().unwrap_or("");
+            ["PASS", "WARN", "N/A", "FAIL", "ERROR", "BLOCKED"].contains(&first)
+        })
+        .collect();
+    check(
+        !lines.is_empty() && lines.iter().all(|l| l.trim_end().ends_with(" ms)")),
+        || text(&out),
+    )?;
     for f in ["junit.xml", "report.json", "report.html"] {
         let p = dir.join("cpkit-report").join(f);
         check(p.is_file(), || {
@@ -490,7 +712,7 @@ fn main() {
             Trial::test(name, move || run_scenario(&f))
         })
         .collect();
-    let checks: [(&str, Check); 7] = [
+    let checks: [(&str, Check); 9] = [
         (
             "sut::command_from_a_persona_passes",
             sut_from_persona_passes,
@@ -516,6 +738,11 @@ fn main() {
             junit_of_the_suite_is_a_snapshot,
         ),
         ("lint::points_at_the_line", lint_points_at_the_line),
+        ("report::warnings_reach_ci", warnings_reach_ci),
+        (
+            "report::kit_failures_block_the_steps_that_depend_on_them",
+            kit_failures_block_the_steps_that_depend_on_them,
+        ),
     ];
     trials.extend(checks.map(|(name, check)| Trial::test(name, check)));
     libtest_mimic::run(&args, trials).exit();

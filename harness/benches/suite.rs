@@ -1,16 +1,16 @@
 //! Wall time of the built-in scenario suite, per scenario.
 //!
 //! Run: `cargo bench -p careplan-harness --bench suite` (add `-- --runs N`, default 3). Every
-//! scenario of `scenarios/` runs N times against the built-in personas, each time with its own mock
-//! exchange over mutual TLS on loopback, exactly as `cpkit run` does; printed are the median wall
+//! scenario of the built-in suite runs N times against the built-in personas, each time with its
+//! own mock exchange over mutual TLS on loopback, exactly as `cpkit run` does; printed are the median wall
 //! time per scenario, the suite's total per run, and the target (the whole suite under 60 s on the
 //! 2-core machine) as a ratio.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use careplan_harness::runner::{self, Quiet, RunOptions};
 use careplan_harness::scenario::Scenario;
+use careplan_harness::suite;
 
 fn main() {
     let mut runs = 3usize;
@@ -30,16 +30,12 @@ fn main() {
         }
         i += 1;
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    let scenarios: Vec<Scenario> = files
+    // The built-in suite, as `cpkit run` without arguments runs it.
+    let sources = suite::scenario_sources(&[]).expect("the built-in suite");
+    let files: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let scenarios: Vec<Scenario> = sources
         .iter()
-        .map(|f| Scenario::read(f).unwrap_or_else(|e| panic!("{e}")))
+        .map(|s| Scenario::load(s).unwrap_or_else(|e| panic!("{e}")))
         .collect();
     let work = std::env::temp_dir().join(format!("cpkit-bench-suite-{}", std::process::id()));
     let options = RunOptions {
@@ -79,7 +75,7 @@ fn main() {
         let m = median(&mut per[i]);
         println!(
             "| {} | {} | {:.1} |",
-            file.file_name().unwrap().to_string_lossy(),
+            file.trim_start_matches("scenarios/"),
             cases[i],
             m.as_secs_f64() * 1000.0
         );

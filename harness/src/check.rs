@@ -13,10 +13,10 @@ use careplan_spec::validate::{FileReport, Options, validate_bytes, validate_read
 /// Why a run could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("failed to read {path}: {source}")]
+    #[error("failed to read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("no such file or folder: {0}")]
     Missing(PathBuf),
@@ -117,7 +117,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CheckEr
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CheckError> {
     let read = |e| CheckError::Read {
         path: dir.to_owned(),
-        source: e,
+        error: e,
     };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(read)?
@@ -162,7 +162,7 @@ pub fn run(paths: &[PathBuf], options: Options) -> Result<Run, CheckError> {
     for path in &files {
         let file = File::open(path).map_err(|e| CheckError::Read {
             path: path.clone(),
-            source: e,
+            error: e,
         })?;
         let shown = path.display().to_string();
         let name = path
@@ -178,7 +178,7 @@ pub fn run(paths: &[PathBuf], options: Options) -> Result<Run, CheckError> {
         if let Some(e) = &report.io_error {
             return Err(CheckError::Read {
                 path: path.clone(),
-                source: std::io::Error::other(e.clone()),
+                error: std::io::Error::other(e.clone()),
             });
         }
         reports.push(report);

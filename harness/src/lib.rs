@@ -6,6 +6,7 @@
 //! * [`run_report`] — render a scenario run as JUnit, JSON (`cpkit-run/1`) and HTML.
 //! * [`scenario`] — scenario files: format, parsing with lines, lint.
 //! * [`software`] — what an office runs: personas over a care-software state, or a SUT adapter.
+//! * [`suite`] — the built-in suite embedded in the binary, scenario files on disk, report names.
 //! * [`runner`] — runs scenarios against a fresh mock exchange and judges every step.
 //! * [`support`] — for support engineers: diagnose, diff, anonymize, shrink.
 //!
@@ -14,9 +15,11 @@
 
 pub mod check;
 pub mod outcome;
+mod relpath;
 pub mod report;
 pub mod run_report;
 pub mod runner;
 pub mod scenario;
 pub mod software;
+pub mod suite;
 pub mod support;

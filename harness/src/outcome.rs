@@ -19,6 +19,9 @@ pub enum Verdict {
     Pass,
     /// A SHOULD of the standard (or of the field) is not met.
     Warn,
+    /// Not run: an earlier step it depends on (one of the same offices) failed in the kit, so
+    /// nothing is known about it.
+    Blocked,
     /// A MUST is not met.
     Fail,
     /// The kit itself failed (a fixture missing, the exchange did not start, a SUT command could not
@@ -32,13 +35,15 @@ impl Verdict {
             Self::Pass => "pass",
             Self::Warn => "warn",
             Self::NotApplicable => "n/a",
+            Self::Blocked => "blocked",
             Self::Fail => "fail",
             Self::Error => "error",
         }
     }
 
-    /// The worse of two verdicts, for a summary: error > fail > warn > pass > n/a. A case that
-    /// does not apply says nothing about the rest, so a scenario is n/a only when all of it is.
+    /// The worse of two verdicts, for a summary: error > fail > blocked > warn > pass > n/a. A
+    /// case that does not apply says nothing about the rest, so a scenario is n/a only when all of
+    /// it is. (A blocked case always follows an error in its scenario.)
     pub fn worst(self, other: Verdict) -> Verdict {
         // The declaration order is the ranking.
         self.max(other)
@@ -48,8 +53,13 @@ impl Verdict {
 /// One cell that differs between what was expected and what a product wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CellDiff {
-    /// The record's position in the compared file (1-based), or 0 when the record is missing.
+    /// The record's position among the compared records (1-based), or 0 when it is missing.
     pub record: usize,
+    /// The record's name from its key columns (`131016/1234500001 20250602 151325`).
+    pub key: String,
+    /// The file the differing record is in, and its line there (0: not known).
+    pub file: String,
+    pub line: usize,
     /// The layout's No. of the column.
     pub column: u16,
     /// The column's layout name (保険者番号, サービスコード, …).
@@ -63,9 +73,10 @@ pub struct CellDiff {
 pub struct CsvDiff {
     /// What is compared, e.g. `UPPLAN_… → UPJSK_… (0320000201, 11)`.
     pub subject: String,
-    /// Records expected but not found (their key fields, as text).
+    /// Records expected but not found: their name and where they came from
+    /// (`131016/1234500001 20250602 151325 (UPPLAN_….CSV line 3)`).
     pub missing: Vec<String>,
-    /// Records found but not expected.
+    /// Records found but not expected, named the same way.
     pub unexpected: Vec<String>,
     /// Records present on both sides whose fields differ.
     pub cells: Vec<CellDiff>,
@@ -74,6 +85,50 @@ pub struct CsvDiff {
 impl CsvDiff {
     pub fn is_empty(&self) -> bool {
         self.missing.is_empty() && self.unexpected.is_empty() && self.cells.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.missing.len() + self.unexpected.len() + self.cells.len()
+    }
+
+    /// What differs first, in one line: `No.12 サービス開始時刻: 0930 → 1030 at 131016/1234500001
+    /// 20250602 151325 (UPJSK_….CSV line 1)`, then how many more differences there are.
+    pub fn summary(&self) -> String {
+        let first = if let Some(c) = self.cells.first() {
+            format!(
+                "No.{} {}: {} → {} at {}",
+                c.column,
+                c.field,
+                shown(&c.expected),
+                shown(&c.actual),
+                located(&c.key, &c.file, c.line)
+            )
+        } else if let Some(m) = self.missing.first() {
+            format!("record not exported: {m}")
+        } else if let Some(u) = self.unexpected.first() {
+            format!("record exported but not imported: {u}")
+        } else {
+            return "no differences".to_owned();
+        };
+        match self.len() - 1 {
+            0 => first,
+            1 => format!("{first}; 1 more difference"),
+            n => format!("{first}; {n} more differences"),
+        }
+    }
+}
+
+/// An empty value as `(empty)`, others as they are.
+fn shown(v: &str) -> &str {
+    if v.is_empty() { "(empty)" } else { v }
+}
+
+/// `KEY (FILE line N)`, or `KEY (FILE)` when the line is not known.
+pub fn located(key: &str, file: &str, line: usize) -> String {
+    match (file.is_empty(), line) {
+        (true, _) => key.to_owned(),
+        (false, 0) => format!("{key} ({file})"),
+        (false, n) => format!("{key} ({file} line {n})"),
     }
 }
 
@@ -102,6 +157,25 @@ pub struct CaseOutcome {
     pub duration: Duration,
 }
 
+/// One call the kit's own exchange client made for an office during a scenario: the scenario's
+/// exchange transcript, in order. Not rendered in the reports; kept for whoever replays a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExchangeCall {
+    /// 1-based step number.
+    pub step: usize,
+    /// The office id of the scenario.
+    pub office: String,
+    pub terminal: String,
+    /// `login`, `send`, `inbox` or `download`.
+    pub call: &'static str,
+    /// What was asked: destination and file names, item and file ids.
+    pub request: String,
+    /// Whether the exchange answered with success.
+    pub ok: bool,
+    /// The answer: delivery ids, item ids, byte counts, or the refusal's text.
+    pub answer: String,
+}
+
 /// The result of one scenario file.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioOutcome {
@@ -117,6 +191,8 @@ pub struct ScenarioOutcome {
     pub cases: Vec<CaseOutcome>,
     #[serde(serialize_with = "millis")]
     pub duration: Duration,
+    /// Every call of the kit's exchange client, in order.
+    pub transcript: Vec<ExchangeCall>,
 }
 
 impl ScenarioOutcome {
@@ -131,6 +207,9 @@ impl ScenarioOutcome {
 /// The result of one `cpkit run`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunOutcome {
+    /// The least verdict that fails the run (`fail`, or `warn` with `--fail-on warn`): reports
+    /// show such cases as failures, and the exit code is not 0.
+    pub fail_on: Verdict,
     pub tool_version: String,
     /// RFC 3339, UTC.
     pub started: String,
@@ -145,6 +224,7 @@ pub struct Tally {
     pub pass: usize,
     pub warn: usize,
     pub not_applicable: usize,
+    pub blocked: usize,
     pub fail: usize,
     pub error: usize,
 }
@@ -155,6 +235,7 @@ impl Tally {
             Verdict::Pass => self.pass += 1,
             Verdict::Warn => self.warn += 1,
             Verdict::NotApplicable => self.not_applicable += 1,
+            Verdict::Blocked => self.blocked += 1,
             Verdict::Fail => self.fail += 1,
             Verdict::Error => self.error += 1,
         }
@@ -162,6 +243,11 @@ impl Tally {
 }
 
 impl RunOutcome {
+    /// Whether a case or scenario with this verdict fails the run (see `fail_on`).
+    pub fn fails(&self, v: Verdict) -> bool {
+        v >= self.fail_on
+    }
+
     /// The verdict of the whole run.
     pub fn verdict(&self) -> Verdict {
         self.scenarios
@@ -201,10 +287,55 @@ mod tests {
         assert_eq!(Verdict::Pass.worst(Verdict::Warn), Verdict::Warn);
         assert_eq!(Verdict::Fail.worst(Verdict::Warn), Verdict::Fail);
         assert_eq!(Verdict::Fail.worst(Verdict::Error), Verdict::Error);
+        assert_eq!(Verdict::Blocked.worst(Verdict::Error), Verdict::Error);
+        assert_eq!(Verdict::Warn.worst(Verdict::Blocked), Verdict::Blocked);
         assert_eq!(Verdict::NotApplicable.worst(Verdict::Pass), Verdict::Pass);
         assert_eq!(
             Verdict::NotApplicable.worst(Verdict::NotApplicable),
             Verdict::NotApplicable
         );
+    }
+
+    fn cell(expected: &str, actual: &str) -> CellDiff {
+        CellDiff {
+            record: 1,
+            key: "131016/1234500001 20250602 151325".to_owned(),
+            file: "UPJSK_x.CSV".to_owned(),
+            line: 1,
+            column: 12,
+            field: "サービス開始時刻".to_owned(),
+            expected: expected.to_owned(),
+            actual: actual.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_diff_says_what_differs_first() {
+        let mut d = CsvDiff {
+            subject: String::new(),
+            missing: Vec::new(),
+            unexpected: Vec::new(),
+            cells: vec![cell("0930", "1030")],
+        };
+        assert_eq!(
+            d.summary(),
+            "No.12 サービス開始時刻: 0930 → 1030 at 131016/1234500001 20250602 151325 (UPJSK_x.CSV line 1)"
+        );
+        d.cells.push(cell("1030", ""));
+        d.missing
+            .push("131016/1234500001 20250603 151325 (UPPLAN_x.CSV line 2)".to_owned());
+        assert!(
+            d.summary()
+                .ends_with("(UPJSK_x.CSV line 1); 2 more differences"),
+            "{}",
+            d.summary()
+        );
+        d.cells.clear();
+        assert_eq!(
+            d.summary(),
+            "record not exported: 131016/1234500001 20250603 151325 (UPPLAN_x.CSV line 2)"
+        );
+        assert_eq!(located("k", "", 3), "k");
+        assert_eq!(located("k", "f", 0), "k (f)");
     }
 }

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use careplan_spec::finding::{Finding, Severity};
 use careplan_spec::rules::{Family, RULES};
+use careplan_spec::{FileKind, UnitReport};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::{Deserialize, Serialize};
 
@@ -291,7 +292,37 @@ fn families(unit: bool) -> Vec<Family> {
     v
 }
 
-fn suite_for(name: &str, findings: &[&Finding], unit: Option<&str>) -> TestSuite {
+/// The JUnit classname of a file's cases: `file.<kind>.<name without extension>`
+/// (`file.UPPLAN.UPPLAN_202505_…_20250425120000`), so readers that split a classname at its last
+/// dot group files by kind and never take the extension (`CSV`) for a class.
+fn file_classname(path: &str, kind: Option<FileKind>) -> String {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    format!(
+        "file.{}.{}",
+        kind.map_or("unknown", FileKind::prefix),
+        stem.replace('.', "_")
+    )
+}
+
+/// The JUnit classname of a send unit's cases: `unit.<unit id>.<serial>_<sender>_<receiver>`.
+fn unit_classname(u: &UnitReport) -> String {
+    format!(
+        "unit.{}.{}_{}_{}",
+        u.unit.unwrap_or("unknown"),
+        u.serial,
+        u.sender,
+        u.receiver
+    )
+}
+
+fn suite_for(
+    name: &str,
+    classname: &str,
+    file: Option<&str>,
+    findings: &[&Finding],
+    unit: Option<&str>,
+) -> TestSuite {
     let mut suite = TestSuite::new(name);
     let families = families(unit.is_some());
     for family in families {
@@ -323,7 +354,10 @@ fn suite_for(name: &str, findings: &[&Finding], unit: Option<&str>) -> TestSuite
             s
         };
         let mut case = TestCase::new(family.label(), status);
-        case.set_classname(name);
+        case.set_classname(classname);
+        if let Some(file) = file {
+            case.extra.insert("file".into(), file.into());
+        }
         let others: Vec<&&&Finding> = in_family
             .iter()
             .filter(|f| f.severity != Severity::Error)
@@ -345,7 +379,8 @@ pub fn to_junit(run: &Run) -> String {
     let mut report = Report::new("cpkit validate");
     for file in &run.files {
         let findings: Vec<&Finding> = file.findings.iter().collect();
-        let mut suite = suite_for(&file.path, &findings, None);
+        let classname = file_classname(&file.path, file.kind);
+        let mut suite = suite_for(&file.path, &classname, Some(&file.path), &findings, None);
         if let Some(k) = file.kind {
             suite.add_property(Property::new("kind", k.prefix()));
         }
@@ -358,7 +393,13 @@ pub fn to_junit(run: &Run) -> String {
     for u in &run.units {
         let findings: Vec<&Finding> = u.findings.iter().collect();
         let name = format!("unit {} {}→{}", u.serial, u.sender, u.receiver);
-        let mut suite = suite_for(&name, &findings, Some(u.serial.as_str()));
+        let mut suite = suite_for(
+            &name,
+            &unit_classname(u),
+            None,
+            &findings,
+            Some(u.serial.as_str()),
+        );
         if let Some(id) = u.unit {
             suite.add_property(Property::new("unit", id));
         }

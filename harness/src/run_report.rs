@@ -1,8 +1,10 @@
 //! Rendering a scenario run ([`RunOutcome`]) for CI servers, machines and people.
 //!
 //! * JUnit: one `<testsuite>` per scenario, one `<testcase>` per step or assertion; pass and warn
-//!   are successes (a warning is written to `system-out`), n/a is skipped, fail is a `<failure>`,
-//!   error an `<error>`;
+//!   are successes (a warning carries `verdict` and `warning` properties and its text in
+//!   `system-out`, and the suite counts its warnings), unless the run fails on warnings
+//!   (`--fail-on warn`: a warning is then a `<failure type="warn">`); n/a and blocked are skipped,
+//!   fail is a `<failure>`, error an `<error>`;
 //! * JSON: the versioned document `cpkit-run/1`, described in `docs/run-reports.md`; its shape is
 //!   the private `Json…` types below, so a change to it is a change to this file and to that page;
 //! * HTML: one self-contained page (inline CSS, no script) for people;
@@ -17,7 +19,9 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use crate::outcome::{CaseOutcome, CellDiff, CsvDiff, RunOutcome, ScenarioOutcome, Tally, Verdict};
+use crate::outcome::{
+    CaseOutcome, CellDiff, CsvDiff, RunOutcome, ScenarioOutcome, Tally, Verdict, located,
+};
 
 /// The schema identifier written into every JSON run report.
 pub const JSON_SCHEMA: &str = "cpkit-run/1";
@@ -55,19 +59,24 @@ pub fn diff_text(diff: &CsvDiff) -> String {
     out
 }
 
-/// `record 4`, or `missing record` for a cell of a record that is not in the compared file.
+/// The record of a cell by its key and CSV line: `131016/1234500001 20250602 151325
+/// (UPJSK_….CSV line 2)`; `record 4` when it has no key, `missing record` when it is not in the
+/// compared file.
 fn record_label(cell: &CellDiff) -> String {
     if cell.record == 0 {
         "missing record".to_owned()
-    } else {
+    } else if cell.key.is_empty() {
         format!("record {}", cell.record)
+    } else {
+        located(&cell.key, &cell.file, cell.line)
     }
 }
 
 /// One line for the end of a run, e.g.
 /// `12 scenarios: 10 pass, 1 warn, 1 fail, 0 error (84 cases) in 12.3 s`.
 ///
-/// The n/a count is shown only when some scenario is n/a.
+/// The n/a count is shown only when some scenario is n/a, the cases not run only when some are
+/// blocked (`(84 cases, 6 blocked)`), and `failing on warnings` with `--fail-on warn`.
 pub fn summary_line(run: &RunOutcome) -> String {
     let scenarios = run.scenario_tally();
     let not_applicable = if scenarios.not_applicable > 0 {
@@ -75,14 +84,25 @@ pub fn summary_line(run: &RunOutcome) -> String {
     } else {
         String::new()
     };
+    let cases = run.case_tally();
+    let blocked = if cases.blocked > 0 {
+        format!(", {} blocked", cases.blocked)
+    } else {
+        String::new()
+    };
+    let strict = if run.fail_on <= Verdict::Warn {
+        ", failing on warnings"
+    } else {
+        ""
+    };
     format!(
-        "{}: {} pass, {} warn{not_applicable}, {} fail, {} error ({}) in {}",
+        "{}: {} pass, {} warn{not_applicable}, {} fail, {} error ({}{blocked}) in {}{strict}",
         counted(run.scenarios.len(), "scenario", "scenarios"),
         scenarios.pass,
         scenarios.warn,
         scenarios.fail,
         scenarios.error,
-        counted(tally_total(&run.case_tally()), "case", "cases"),
+        counted(tally_total(&cases), "case", "cases"),
         seconds(run.duration)
     )
 }
@@ -92,7 +112,7 @@ fn counted(n: usize, one: &str, many: &str) -> String {
 }
 
 fn tally_total(t: &Tally) -> usize {
-    t.pass + t.warn + t.not_applicable + t.fail + t.error
+    t.pass + t.warn + t.not_applicable + t.blocked + t.fail + t.error
 }
 
 /// `12.3 s`.
@@ -135,19 +155,20 @@ fn junit_classname(file: &str) -> String {
     file.replace(['/', '\\'], ".")
 }
 
-fn junit_status(case: &CaseOutcome) -> TestCaseStatus {
+fn junit_status(case: &CaseOutcome, fail_on: Verdict) -> TestCaseStatus {
     match case.verdict {
-        Verdict::Pass | Verdict::Warn => TestCaseStatus::success(),
-        Verdict::NotApplicable => {
+        Verdict::Pass => TestCaseStatus::success(),
+        Verdict::Warn if fail_on > Verdict::Warn => TestCaseStatus::success(),
+        Verdict::NotApplicable | Verdict::Blocked => {
             let mut status = TestCaseStatus::skipped();
             status.set_message(case.message.as_str());
             status
         }
-        Verdict::Fail | Verdict::Error => {
-            let (kind, ty) = if case.verdict == Verdict::Fail {
-                (NonSuccessKind::Failure, "fail")
-            } else {
-                (NonSuccessKind::Error, "error")
+        Verdict::Warn | Verdict::Fail | Verdict::Error => {
+            let (kind, ty) = match case.verdict {
+                Verdict::Error => (NonSuccessKind::Error, "error"),
+                Verdict::Warn => (NonSuccessKind::Failure, "warn"),
+                _ => (NonSuccessKind::Failure, "fail"),
             };
             let mut status = TestCaseStatus::non_success(kind);
             status.set_type(ty);
@@ -158,8 +179,8 @@ fn junit_status(case: &CaseOutcome) -> TestCaseStatus {
     }
 }
 
-fn junit_case(scenario: &ScenarioOutcome, case: &CaseOutcome) -> TestCase {
-    let mut test_case = TestCase::new(case.name.as_str(), junit_status(case));
+fn junit_case(scenario: &ScenarioOutcome, case: &CaseOutcome, fail_on: Verdict) -> TestCase {
+    let mut test_case = TestCase::new(case.name.as_str(), junit_status(case, fail_on));
     test_case.set_classname(junit_classname(&scenario.file));
     test_case.set_time(case.duration);
     // GitLab links `file`; the GitHub annotation actions place a failure at `file:line`; other
@@ -172,6 +193,11 @@ fn junit_case(scenario: &ScenarioOutcome, case: &CaseOutcome) -> TestCase {
             .extra
             .insert("line".into(), line.to_string().into());
     }
+    if case.verdict == Verdict::Warn {
+        // For readers that show properties (and filter on them) rather than the output.
+        test_case.add_property(Property::new("verdict", "warn"));
+        test_case.add_property(Property::new("warning", case.message.as_str()));
+    }
     for r in &case.refs {
         test_case.add_property(Property::new("ref", r.as_str()));
     }
@@ -180,7 +206,7 @@ fn junit_case(scenario: &ScenarioOutcome, case: &CaseOutcome) -> TestCase {
             test_case.set_system_out(format!("WARN: {}", case_detail(case)));
         }
         // What was checked, then the detail.
-        Verdict::Pass | Verdict::NotApplicable => {
+        Verdict::Pass | Verdict::NotApplicable | Verdict::Blocked => {
             let mut out = case.message.clone() + "\n";
             for l in &case.log {
                 out.push_str(l);
@@ -193,11 +219,24 @@ fn junit_case(scenario: &ScenarioOutcome, case: &CaseOutcome) -> TestCase {
     test_case
 }
 
-fn junit_suite(scenario: &ScenarioOutcome) -> TestSuite {
+fn junit_suite(scenario: &ScenarioOutcome, fail_on: Verdict) -> TestSuite {
     let mut suite = TestSuite::new(scenario.name.as_str());
     suite.set_time(scenario.duration);
+    let mut tally = Tally::default();
+    for c in &scenario.cases {
+        tally.add(c.verdict);
+    }
+    // No JUnit schema counts warnings: an extra attribute (read by those that keep unknown
+    // attributes) and a property (read by all).
+    suite
+        .extra
+        .insert("warnings".into(), tally.warn.to_string().into());
     suite.add_property(Property::new("file", scenario.file.as_str()));
     suite.add_property(Property::new("verdict", scenario.verdict().label()));
+    suite.add_property(Property::new("warnings", tally.warn.to_string()));
+    if tally.blocked > 0 {
+        suite.add_property(Property::new("blocked", tally.blocked.to_string()));
+    }
     if !scenario.tags.is_empty() {
         suite.add_property(Property::new("tags", scenario.tags.join(",")));
     }
@@ -211,7 +250,7 @@ fn junit_suite(scenario: &ScenarioOutcome) -> TestSuite {
         ));
     }
     for case in &scenario.cases {
-        suite.add_test_case(junit_case(scenario, case));
+        suite.add_test_case(junit_case(scenario, case, fail_on));
     }
     suite
 }
@@ -221,7 +260,7 @@ pub fn to_junit(run: &RunOutcome) -> String {
     let mut report = Report::new(JUNIT_REPORT_NAME);
     report.set_time(run.duration);
     for scenario in &run.scenarios {
-        report.add_test_suite(junit_suite(scenario));
+        report.add_test_suite(junit_suite(scenario, run.fail_on));
     }
     report
         .to_string()
@@ -238,6 +277,8 @@ struct JsonRun<'a> {
     started: &'a str,
     duration_ms: u64,
     verdict: &'static str,
+    /// `fail`, or `warn` with `--fail-on warn`.
+    fail_on: &'static str,
     summary: JsonSummary,
     scenarios: Vec<JsonScenario<'a>>,
 }
@@ -260,6 +301,7 @@ struct JsonTally {
     pass: usize,
     warn: usize,
     not_applicable: usize,
+    blocked: usize,
     fail: usize,
     error: usize,
 }
@@ -310,6 +352,9 @@ struct JsonDiff<'a> {
 #[derive(Serialize)]
 struct JsonCell<'a> {
     record: usize,
+    key: &'a str,
+    file: &'a str,
+    line: usize,
     column: u16,
     field: &'a str,
     expected: &'a str,
@@ -322,6 +367,7 @@ fn json_verdict(v: Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Warn => "warn",
         Verdict::NotApplicable => "not-applicable",
+        Verdict::Blocked => "blocked",
         Verdict::Fail => "fail",
         Verdict::Error => "error",
     }
@@ -333,6 +379,7 @@ fn json_tally(t: Tally) -> JsonTally {
         pass: t.pass,
         warn: t.warn,
         not_applicable: t.not_applicable,
+        blocked: t.blocked,
         fail: t.fail,
         error: t.error,
     }
@@ -352,6 +399,9 @@ fn json_diff(diff: &CsvDiff) -> JsonDiff<'_> {
             .iter()
             .map(|c| JsonCell {
                 record: c.record,
+                key: &c.key,
+                file: &c.file,
+                line: c.line,
                 column: c.column,
                 field: &c.field,
                 expected: &c.expected,
@@ -407,6 +457,7 @@ pub fn to_json(run: &RunOutcome) -> String {
         started: &run.started,
         duration_ms: millis(run.duration),
         verdict: json_verdict(run.verdict()),
+        fail_on: json_verdict(run.fail_on),
         summary: JsonSummary {
             scenarios: json_tally(run.scenario_tally()),
             cases: json_tally(run.case_tally()),
@@ -457,6 +508,7 @@ dl.meta dd{margin:0}
 .v-pass{background:#dcf5dc;color:#0b5d0b;border-color:#0b5d0b}
 .v-warn{background:#fff1c2;color:#6b4c00;border-color:#6b4c00}
 .v-not-applicable{background:#e8e8e8;color:#404040;border-color:#404040}
+.v-blocked{background:#e8e8e8;color:#5a3a00;border-color:#5a3a00;border-style:dashed}
 .v-fail{background:#fddcdc;color:#8b0000;border-color:#8b0000}
 .v-error{background:#eadcf5;color:#4b0082;border-color:#4b0082}
 .expected{color:#0b5d0b}
@@ -476,11 +528,12 @@ fn html_tally_row(out: &mut String, what: &str, t: Tally) {
     let _ = writeln!(
         out,
         "<tr><th>{what}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
         tally_total(&t),
         t.pass,
         t.warn,
         t.not_applicable,
+        t.blocked,
         t.fail,
         t.error
     );
@@ -501,8 +554,8 @@ fn html_diff(out: &mut String, diff: &CsvDiff) {
     }
     if !diff.cells.is_empty() {
         out.push_str(
-            "<table class=\"diff\"><thead><tr><th>record</th><th>No.</th><th>field</th>\
-             <th>expected</th><th>actual</th></tr></thead><tbody>\n",
+            "<table class=\"diff\"><thead><tr><th>record</th><th>key</th><th>file, line</th>\
+             <th>No.</th><th>field</th><th>expected</th><th>actual</th></tr></thead><tbody>\n",
         );
         for cell in &diff.cells {
             let record = if cell.record == 0 {
@@ -510,10 +563,17 @@ fn html_diff(out: &mut String, diff: &CsvDiff) {
             } else {
                 cell.record.to_string()
             };
+            let at = match cell.line {
+                0 => cell.file.clone(),
+                n => format!("{} line {n}", cell.file),
+            };
             let _ = writeln!(
                 out,
-                "<tr><td class=\"num\">{record}</td><td class=\"num\">{}</td><td>{}</td>\
+                "<tr><td class=\"num\">{record}</td><td><code>{}</code></td><td><code>{}</code></td>\
+                 <td class=\"num\">{}</td><td>{}</td>\
                  <td class=\"expected\"><code>{}</code></td><td class=\"actual\"><code>{}</code></td></tr>",
+                escape(&cell.key),
+                escape(&at),
                 cell.column,
                 escape(&cell.field),
                 escape(&cell.expected),
@@ -602,9 +662,9 @@ fn html_scenario(out: &mut String, index: usize, scenario: &ScenarioOutcome) {
     out.push_str("<dl class=\"meta\">");
     let _ = write!(
         out,
-        "<dt>file</dt><dd><code>{}</code></dd><dt>time</dt><dd>{}</dd>",
+        "<dt>file</dt><dd><code>{}</code></dd><dt>time</dt><dd>{} ms</dd>",
         escape(&scenario.file),
-        seconds(scenario.duration)
+        millis(scenario.duration)
     );
     if !scenario.tags.is_empty() {
         let tags: Vec<String> = scenario.tags.iter().map(|t| escape(t)).collect();
@@ -654,7 +714,7 @@ pub fn to_html(run: &RunOutcome) -> String {
     );
     out.push_str(
         "<table class=\"tally\"><thead><tr><th></th><th>total</th><th>pass</th><th>warn</th>\
-         <th>n/a</th><th>fail</th><th>error</th></tr></thead><tbody>\n",
+         <th>n/a</th><th>blocked</th><th>fail</th><th>error</th></tr></thead><tbody>\n",
     );
     html_tally_row(&mut out, "scenarios", run.scenario_tally());
     html_tally_row(&mut out, "cases", run.case_tally());
@@ -662,7 +722,7 @@ pub fn to_html(run: &RunOutcome) -> String {
 
     out.push_str(
         "<h2>シナリオ / scenarios</h2>\n<table class=\"scenarios\"><thead><tr><th>verdict</th>\
-         <th>scenario</th><th>file</th><th>cases</th><th>time</th></tr></thead><tbody>\n",
+         <th>scenario</th><th>file</th><th>cases</th><th>time (ms)</th></tr></thead><tbody>\n",
     );
     for (i, scenario) in run.scenarios.iter().enumerate() {
         let _ = writeln!(
@@ -674,7 +734,7 @@ pub fn to_html(run: &RunOutcome) -> String {
             escape(&scenario.name),
             escape(&scenario.file),
             scenario.cases.len(),
-            seconds(scenario.duration)
+            millis(scenario.duration)
         );
     }
     out.push_str("</tbody></table>\n");
@@ -717,6 +777,9 @@ mod tests {
             cells: vec![
                 CellDiff {
                     record: 4,
+                    key: "131016/1234500001 20250502 151325".to_owned(),
+                    file: "UPJSK_202505_0320000201_11_0310000100_43_20250603100000.CSV".to_owned(),
+                    line: 4,
                     column: 12,
                     field: "サービス開始時刻".to_owned(),
                     expected: "0930".to_owned(),
@@ -724,6 +787,9 @@ mod tests {
                 },
                 CellDiff {
                     record: 0,
+                    key: String::new(),
+                    file: String::new(),
+                    line: 0,
                     column: 3,
                     field: "保険者番号".to_owned(),
                     expected: "131016".to_owned(),
@@ -780,6 +846,7 @@ mod tests {
             ],
             cases: vec![send, warn, fail],
             duration: Duration::from_millis(1234),
+            transcript: Vec::new(),
         };
 
         let mut not_applicable = case(
@@ -807,9 +874,11 @@ mod tests {
             software: vec![("day".to_owned(), "sut:./import.sh".to_owned())],
             cases: vec![not_applicable, error],
             duration: Duration::from_millis(250),
+            transcript: Vec::new(),
         };
 
         RunOutcome {
+            fail_on: Verdict::Fail,
             tool_version: "0.1.0".to_owned(),
             started: "2026-04-01T09:00:00Z".to_owned(),
             scenarios: vec![first, second],
@@ -959,7 +1028,9 @@ mod tests {
         assert!(html.contains("<span class=\"badge v-fail\">FAIL</span>"));
         // The diff table and the record lists.
         assert!(html.contains(
-            "<td class=\"num\">4</td><td class=\"num\">12</td><td>サービス開始時刻</td>\
+            "<td class=\"num\">4</td><td><code>131016/1234500001 20250502 151325</code></td>\
+             <td><code>UPJSK_202505_0320000201_11_0310000100_43_20250603100000.CSV line 4</code></td>\
+             <td class=\"num\">12</td><td>サービス開始時刻</td>\
              <td class=\"expected\"><code>0930</code></td><td class=\"actual\"><code>1000</code></td>"
         ));
         assert!(html.contains("<li>131016/1234500001 2025-05-04 151325</li>"));
@@ -974,7 +1045,7 @@ mod tests {
             "UPPLAN_202505_0310000100_43_0320000201_11 → UPJSK_202505_0320000201_11_0310000100_43 (0320000201, 11)\n\
              \x20 missing:    131016/1234500001 2025-05-03 151325\n\
              \x20 unexpected: 131016/1234500001 2025-05-04 151325\n\
-             \x20 record 4, No.12 サービス開始時刻: expected «0930», actual «1000»\n\
+             \x20 131016/1234500001 20250502 151325 (UPJSK_202505_0320000201_11_0310000100_43_20250603100000.CSV line 4), No.12 サービス開始時刻: expected «0930», actual «1000»\n\
              \x20 missing record, No.3 保険者番号: expected «131016», actual «»\n"
         );
         let empty = CsvDiff {
@@ -1004,6 +1075,117 @@ mod tests {
             summary_line(&run),
             "1 scenario: 0 pass, 0 warn, 1 n/a, 0 fail, 0 error (1 case) in 1.5 s"
         );
+    }
+
+    /// Reads a JUnit document back with a JUnit parser (quick-junit's reader, which keeps unknown
+    /// attributes as `extra`).
+    fn read_back(xml: &str) -> Report {
+        Report::deserialize_from_str(xml).expect("JUnit that a JUnit reader accepts")
+    }
+
+    #[test]
+    fn warnings_are_visible_to_junit_readers() {
+        let report = read_back(&to_junit(&sample_run()));
+        let suite = &report.test_suites[0];
+        assert_eq!(
+            suite.extra.get("warnings").map(|v| v.as_str()),
+            Some("1"),
+            "the suite counts its warnings"
+        );
+        let property = |props: &[Property], name: &str| {
+            props
+                .iter()
+                .find(|p| p.name.as_str() == name)
+                .map(|p| p.value.to_string())
+        };
+        assert_eq!(
+            property(&suite.properties, "warnings").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            report.test_suites[1]
+                .extra
+                .get("warnings")
+                .map(|v| v.as_str()),
+            Some("0")
+        );
+        let warn = &suite.test_cases[1];
+        assert!(matches!(warn.status, TestCaseStatus::Success { .. }));
+        assert_eq!(
+            property(&warn.properties, "verdict").as_deref(),
+            Some("warn")
+        );
+        assert_eq!(
+            property(&warn.properties, "warning").as_deref(),
+            Some("ファイル連番 is not ascending within the day")
+        );
+        assert!(
+            warn.system_out
+                .as_ref()
+                .is_some_and(|o| o.as_str().starts_with("WARN: ファイル連番")),
+            "{:?}",
+            warn.system_out
+        );
+    }
+
+    #[test]
+    fn fail_on_warn_makes_warnings_failures() {
+        let mut run = sample_run();
+        run.fail_on = Verdict::Warn;
+        let report = read_back(&to_junit(&run));
+        let warn = &report.test_suites[0].test_cases[1];
+        match &warn.status {
+            TestCaseStatus::NonSuccess { kind, ty, .. } => {
+                assert_eq!(*kind, NonSuccessKind::Failure);
+                assert_eq!(ty.as_ref().map(|t| t.as_str()), Some("warn"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            report.test_suites[0].failures, 2,
+            "the warning and the failure"
+        );
+        let v: serde_json::Value = serde_json::from_str(&to_json(&run)).unwrap();
+        assert_eq!(v["fail_on"], "warn");
+        assert!(summary_line(&run).ends_with("failing on warnings"));
+        assert!(run.fails(Verdict::Warn) && !sample_run().fails(Verdict::Warn));
+    }
+
+    #[test]
+    fn blocked_cases_are_skipped_and_counted() {
+        let mut run = sample_run();
+        let mut blocked = case(
+            "3 fetch day",
+            3,
+            Verdict::Blocked,
+            "not run: step 02 import failed in the kit",
+        );
+        blocked.action = "fetch".to_owned();
+        run.scenarios[1].cases.push(blocked);
+        let report = read_back(&to_junit(&run));
+        let suite = &report.test_suites[1];
+        let case = &suite.test_cases[2];
+        match &case.status {
+            TestCaseStatus::Skipped { message, .. } => assert_eq!(
+                message.as_ref().map(|m| m.as_str()),
+                Some("not run: step 02 import failed in the kit")
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(suite.skipped, 2);
+        let v: serde_json::Value = serde_json::from_str(&to_json(&run)).unwrap();
+        assert_eq!(v["summary"]["cases"]["blocked"], 1);
+        assert_eq!(v["scenarios"][1]["cases"][2]["verdict"], "blocked");
+        assert_eq!(
+            v["scenarios"][1]["verdict"], "error",
+            "the error that blocked it wins"
+        );
+        assert!(
+            summary_line(&run).contains("(6 cases, 1 blocked)"),
+            "{}",
+            summary_line(&run)
+        );
+        assert!(to_html(&run).contains("<span class=\"badge v-blocked\">BLOCKED</span>"));
     }
 
     #[test]

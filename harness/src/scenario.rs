@@ -5,7 +5,7 @@
 //! documented in `docs/scenarios.md`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use careplan_mock_server::config::{Licence, PasswordState, ReceiveMode};
 use careplan_mock_server::pki::{CertKind, Variant};
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::software::persona;
+use crate::suite::{Origin, Source};
 
 /// A scenario file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -294,7 +295,11 @@ pub struct ScenarioError {
 /// A parsed scenario with where it came from.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    pub path: PathBuf,
+    /// The file as reports and lint name it: a relative, `/`-separated path (`scenarios/x.toml`;
+    /// [`crate::suite::report_name`]).
+    pub name: String,
+    /// Where the file and its fixtures are read from (disk or the embedded suite).
+    pub origin: Origin,
     pub text: String,
     pub file: ScenarioFile,
 }
@@ -308,23 +313,42 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl Scenario {
-    /// Reads and parses a scenario file (no lint).
+    /// Reads and parses a scenario file on disk, named as given (no lint).
     pub fn read(path: &Path) -> Result<Self, ScenarioError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: file.clone(),
+        Self::load(&Source {
+            origin: Origin::Disk(path.to_path_buf()),
+            name: path.display().to_string(),
+        })
+    }
+
+    /// Reads and parses a scenario file on disk or built in (no lint).
+    pub fn load(source: &Source) -> Result<Self, ScenarioError> {
+        let text = source.origin.read_text().map_err(|e| ScenarioError {
+            file: source.name.clone(),
             line: 0,
             column: 0,
             message: format!("failed to read: {e}"),
         })?;
-        Self::parse(path, text)
+        Self::parse_as(source.clone(), text)
     }
 
+    /// Parses the text of a scenario file on disk at `path`.
     pub fn parse(path: &Path, text: String) -> Result<Self, ScenarioError> {
-        let file = path.display().to_string();
+        Self::parse_as(
+            Source {
+                origin: Origin::Disk(path.to_path_buf()),
+                name: path.display().to_string(),
+            },
+            text,
+        )
+    }
+
+    fn parse_as(source: Source, text: String) -> Result<Self, ScenarioError> {
+        let file = source.name.clone();
         match toml::from_str::<ScenarioFile>(&text) {
             Ok(parsed) => Ok(Self {
-                path: path.to_path_buf(),
+                name: source.name,
+                origin: source.origin,
                 text,
                 file: parsed,
             }),
@@ -346,8 +370,8 @@ impl Scenario {
     }
 
     /// A fixture path resolved against the scenario file's folder.
-    pub fn resolve(&self, relative: &str) -> PathBuf {
-        self.path.parent().unwrap_or(Path::new(".")).join(relative)
+    pub fn resolve(&self, relative: &str) -> Origin {
+        self.origin.sibling(relative)
     }
 
     pub fn office(&self, id: &str) -> Option<&OfficeSpec> {
@@ -391,7 +415,7 @@ pub fn parse_day(text: &str) -> Option<time::Date> {
 /// Checks a parsed scenario; every problem with its line.
 pub fn lint(s: &Scenario) -> Vec<ScenarioError> {
     let mut out = Vec::new();
-    let file = s.path.display().to_string();
+    let file = s.name.clone();
     let mut err = |offset: usize, message: String| {
         let (line, column) = line_col(&s.text, offset);
         out.push(ScenarioError {

@@ -140,6 +140,8 @@ async fn measure(tls: bool, clients: usize, seconds: u64) -> Level {
         ..Config::default()
     };
     config.limits.password_iterations = 1000;
+    // Every client of a run shares one certificate.
+    config.limits.max_connections_per_certificate = 256;
     let identity = if tls {
         pki.init(false).unwrap();
         let files = pki
@@ -153,9 +155,8 @@ async fn measure(tls: bool, clients: usize, seconds: u64) -> Level {
         Identity::new(pki.ca_cert(), files.cert, files.key)
     } else {
         Identity {
-            ca: dir.join("none"),
-            client: None,
             insecure_office: Some(KYOTAKU.to_owned()),
+            ..Identity::without_certificate(dir.join("none"))
         }
     };
     let server = careplan_mock_server::start(config).await.unwrap();
@@ -284,6 +285,7 @@ fn month_part(user_months: u64, offices: u64) {
         terminal: "pc".to_owned(),
         client_version: "1.2.0".to_owned(),
         expires: i64::MAX,
+        cert_serial: None,
     };
     let total_items = user_months * 2;
     let mut stored = 0u64;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -18,6 +18,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Json, extract::multipart::MultipartRejection};
 use serde::Serialize;
 
+use crate::conn::EarlyRefusal;
 use crate::error::{Code, HubError};
 use crate::hub::{Caller, Destination, Hub, LoginRequest, SendRequest, Upload};
 use crate::pki::CertKind;
@@ -69,6 +70,7 @@ impl IntoResponse for ApiError {
         let (e, mut note) = *self.0;
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(ErrorBody { error: &e })).into_response();
+        crate::conn::close_if_needed(e.code, &mut response);
         note.code = Some(e.code.as_str());
         note.detail = Some(serde_json::json!({
             "message_ja": e.message_ja,
@@ -123,13 +125,12 @@ pub(crate) fn caller(hub: &Hub, peer: &PeerInfo, headers: &HeaderMap) -> Result<
     ))
 }
 
+/// The token of `Authorization: Bearer <token>` (the scheme is case-insensitive, RFC 9110 §11.1).
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(|t| t.trim().to_owned())
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
 /// Resolves caller and session on the blocking pool.
@@ -177,7 +178,11 @@ fn with_note(note: &AuditNote) -> impl FnOnce(HubError) -> ApiError + '_ {
 pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<App>)> {
     vec![
         ("get", "/v1/status", get(status)),
-        ("post", "/v1/login", post(login)),
+        (
+            "post",
+            "/v1/login",
+            post(login).layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)),
+        ),
         ("post", "/v1/sends", post(send_one)),
         ("post", "/v1/bulk-sends", post(send_bulk)),
         ("get", "/v1/inbox", get(inbox)),
@@ -190,15 +195,19 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<App>)> {
     ]
 }
 
+/// The largest JSON body (login) the interface reads.
+pub const JSON_BODY_LIMIT: usize = 16 * 1024;
+
 /// Builds the router of the v1 interface.
 pub fn router(app: App) -> Router {
-    let limit = (app.hub.config.limits.max_send_bytes as usize).saturating_add(1024 * 1024);
+    let limit = crate::conn::request_body_limit(&app.hub.config);
     let mut router = Router::new();
     for (_, path, handler) in routes() {
         router = router.route(path, handler);
     }
     router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(app.clone(), audit))
         .with_state(app)
@@ -206,6 +215,42 @@ pub fn router(app: App) -> Router {
 
 async fn not_found() -> ApiError {
     HubError::no_endpoint().into()
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    HubError::new(
+        Code::MethodNotAllowed,
+        "このAPIはその方法（HTTPメソッド）では呼び出せません。",
+        format!(
+            "{} is not a method of {} (see /v1/openapi.json)",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .into()
+}
+
+/// A JSON body the hub cannot read: too large (413), stalled, or malformed (400).
+pub(crate) fn json_rejection(e: &JsonRejection, hub: &Hub) -> HubError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        HubError::new(
+            Code::TooLarge,
+            "要求の大きさが上限を超えています。",
+            "the request body is larger than the hub accepts",
+        )
+    } else if crate::conn::is_stall(e) {
+        crate::conn::stalled(hub.config.limits.body_stall_seconds)
+    } else {
+        HubError::bad_request(e.body_text())
+    }
+}
+
+/// Item IDs in a path that are not numbers.
+fn path_rejection(e: &PathRejection) -> HubError {
+    HubError::bad_request(format!(
+        "item IDs in the path are numbers: {}",
+        e.body_text()
+    ))
 }
 
 async fn openapi() -> Response {
@@ -233,7 +278,10 @@ async fn audit(
     next: Next,
 ) -> Response {
     let action = format!("{} {}", request.method(), request.uri().path());
-    let response = next.run(request).await;
+    let response = match request.extensions().get::<EarlyRefusal>() {
+        Some(EarlyRefusal(e)) => ApiError::from(e.clone()).into_response(),
+        None => next.run(request).await,
+    };
     let row = audit_row(&peer, action, &response);
     write_audit(&app.hub, row).await;
     response
@@ -261,7 +309,17 @@ pub(crate) fn audit_row(peer: &PeerInfo, action: String, response: &Response) ->
 }
 
 /// Appends an audit row on the blocking pool; a failure is logged, never shown to the client.
+/// Each row is also the request's line on the `cpkit serve` terminal (target `cpkit::request`).
 pub(crate) async fn write_audit(hub: &Arc<Hub>, row: NewAudit) {
+    tracing::info!(
+        target: "cpkit::request",
+        "office {} terminal {} {} → {}{}",
+        row.office.as_deref().unwrap_or("-"),
+        row.terminal.as_deref().unwrap_or("-"),
+        row.action,
+        row.status,
+        row.code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+    );
     let hub = hub.clone();
     match tokio::task::spawn_blocking(move || hub.store.audit(&[row])).await {
         Ok(Ok(())) => {}
@@ -294,7 +352,7 @@ async fn login(
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> ApiResult {
     let caller = caller(&app.hub, &peer, &headers)?;
-    let Json(req) = body.map_err(|e| HubError::bad_request(e.body_text()))?;
+    let Json(req) = body.map_err(|e| json_rejection(&e, &app.hub))?;
     let note = AuditNote {
         office: Some(caller.office.clone()),
         terminal: Some(req.terminal.clone()),
@@ -329,6 +387,8 @@ async fn read_send(
     let multipart_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
+        } else if crate::conn::is_stall(&e) {
+            crate::conn::stalled(app.hub.config.limits.body_stall_seconds)
         } else {
             HubError::bad_request(format!("malformed multipart body: {}", e.body_text()))
         }
@@ -346,8 +406,9 @@ async fn read_send(
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "file" => {
-                let file_name = field.file_name().unwrap_or_default().to_owned();
-                crate::hub::check_upload_name(&file_name)?;
+                let file_name = upload_file_name(&field)?;
+                // Name and type are judged before the content is read.
+                app.hub.check_upload(&file_name)?;
                 let mut content = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                     content.extend_from_slice(&chunk);
@@ -395,6 +456,43 @@ async fn read_send(
         }
     }
     Ok(req)
+}
+
+/// The file name of a `file` part, from `filename="…"` (UTF-8). A part without one gets a
+/// refusal that says why: `filename*` alone, bytes that are not UTF-8, or no name at all.
+fn upload_file_name(field: &axum::extract::multipart::Field<'_>) -> Result<String, HubError> {
+    if let Some(name) = field.file_name() {
+        return Ok(name.to_owned());
+    }
+    let raw = field
+        .headers()
+        .get(header::CONTENT_DISPOSITION)
+        .map(HeaderValue::as_bytes)
+        .unwrap_or_default();
+    let lossy = String::from_utf8_lossy(raw);
+    let refuse = |reason: &str, ja: &str, en: String| {
+        HubError::new(Code::BadRequest, ja, en)
+            .detail(serde_json::json!({ "reason": reason, "content_disposition": lossy }))
+    };
+    Err(if lossy.contains("filename*") {
+        refuse(
+            "filename_star_only",
+            "ファイル名は filename=\"…\"（UTF-8）で送ってください（filename* だけでは受け付けません）。",
+            "a file part names its file in filename*= only: send the UTF-8 name as filename=\"…\" (first, or alone)".to_owned(),
+        )
+    } else if lossy.contains("filename") {
+        refuse(
+            "filename_not_utf8",
+            "ファイル名がUTF-8ではありません。UTF-8で送ってください。",
+            format!("the file name is not UTF-8 ({lossy}): send names as UTF-8"),
+        )
+    } else {
+        refuse(
+            "filename_missing",
+            "添付ファイルに名前がありません。",
+            "a file part has no file name (Content-Disposition: form-data; name=\"file\"; filename=\"…\")".to_owned(),
+        )
+    })
 }
 
 async fn send_one(
@@ -520,8 +618,9 @@ async fn send_draft(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<PeerInfo>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult {
+    let Path(id) = id.map_err(|e| path_rejection(&e))?;
     draft_action(app, peer, headers, id, true).await
 }
 
@@ -529,8 +628,9 @@ async fn delete_draft(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<PeerInfo>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult {
+    let Path(id) = id.map_err(|e| path_rejection(&e))?;
     draft_action(app, peer, headers, id, false).await
 }
 
@@ -552,8 +652,9 @@ async fn download(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<PeerInfo>,
     headers: HeaderMap,
-    Path((send_id, file_id)): Path<(i64, i64)>,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
 ) -> ApiResult {
+    let Path((send_id, file_id)) = ids.map_err(|e| path_rejection(&e))?;
     let (_, session) = session(&app, &peer, &headers).await?;
     let mut note = session_note(&session);
     note.detail = Some(serde_json::json!({ "send": send_id, "file": file_id }));

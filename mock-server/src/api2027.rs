@@ -9,7 +9,9 @@
 //!   the mock appends it as one JSON line to `<data dir>/otp-outbox.jsonl` ([`OTP_OUTBOX`]).
 //!   `POST /api/v1/auth/otp` exchanges it for an access token (60 minutes) and a refresh token
 //!   (8 hours, not rotated); `POST /api/v1/auth/refresh` mints new access tokens. OTPs expire
-//!   after 5 minutes, are single-use, and 5 wrong answers lock the challenge.
+//!   after 5 minutes and are single-use; 5 wrong answers lock the challenge, and wrong answers
+//!   count per user across challenges: `login_failures_before_lock` of them lock the account
+//!   (ending its tokens). A user holds at most [`OTP_CHALLENGES_PER_USER`] open challenges.
 //! * **Token state** lives in memory here (a restart logs everybody out): only SHA-256 hashes of
 //!   challenge IDs, OTPs and tokens are kept, and every expiry is measured on the hub clock
 //!   ([`Hub::now`]), so scenarios and tests can move time.
@@ -42,7 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{self, App, AuditNote, bearer, blocking, session_note};
 use crate::error::{Code, HubError};
-use crate::hub::{Caller, Destination, Hub, LoginRequest, SendRequest, Upload};
+use crate::hub::{Caller, Destination, Hub, LoginRequest, SendRequest, Upload, VerifiedLogin};
 use crate::store::{SendEntry, Session};
 use crate::tls::PeerInfo;
 
@@ -61,7 +63,9 @@ pub const OTP_ATTEMPTS: u32 = 5;
 /// The file in the data directory that stands in for the OTP email.
 pub const OTP_OUTBOX: &str = "otp-outbox.jsonl";
 /// How long expired entries are remembered (to say "expired" or "used" rather than "unknown").
-const FORGET_AFTER_SECONDS: i64 = 60 * 60;
+pub const FORGET_AFTER_SECONDS: i64 = 5 * 60;
+/// Open (unused, unexpired) login challenges one user may hold; the next login waits.
+pub const OTP_CHALLENGES_PER_USER: usize = 3;
 
 /// The HTTP status of a refusal in this shape: `Some` for system errors, `None` for business
 /// errors (answered with HTTP 200 and `result: "error"`). Only statuses of the published set
@@ -69,10 +73,11 @@ const FORGET_AFTER_SECONDS: i64 = 60 * 60;
 pub fn system_status(code: Code) -> Option<u16> {
     match code {
         Code::CertRequired | Code::SessionInvalid => Some(401),
-        Code::CertKindRefused | Code::OfficeNotRegistered => Some(403),
-        Code::NotFound => Some(404),
-        Code::BadRequest | Code::TooLarge => Some(400),
+        Code::CertKindRefused | Code::OfficeNotRegistered | Code::CertRevoked => Some(403),
+        Code::NotFound | Code::MethodNotAllowed => Some(404),
+        Code::BadRequest | Code::TooLarge | Code::Timeout => Some(400),
         Code::Internal => Some(500),
+        Code::TooManyConnections | Code::Busy => Some(503),
         _ => None,
     }
 }
@@ -98,7 +103,7 @@ enum ChallengeState {
 #[derive(Debug)]
 struct Challenge {
     otp: Digest,
-    session: Session,
+    verified: VerifiedLogin,
     expires: i64,
     failures: u32,
     state: ChallengeState,
@@ -116,14 +121,26 @@ struct Tokens {
     challenges: HashMap<Digest, Challenge>,
     access: HashMap<Digest, Grant>,
     refresh: HashMap<Digest, Grant>,
+    /// Wrong OTPs per user since their last right one, across challenges.
+    otp_failures: HashMap<String, u32>,
 }
 
 impl Tokens {
+    /// Removes what expired: challenges (used or not) and tokens, kept for a short while so
+    /// that a late answer says "expired" rather than "unknown".
     fn forget_old(&mut self, now: i64) {
         let keep = |expires: i64| expires + FORGET_AFTER_SECONDS > now;
         self.challenges.retain(|_, c| keep(c.expires));
         self.access.retain(|_, g| keep(g.expires));
         self.refresh.retain(|_, g| keep(g.expires));
+    }
+
+    /// Drops a locked user's open challenges. Their tokens stay until they expire, refused with
+    /// the reason `account_locked` ([`check_grant`] asks the store on every call).
+    fn end_user(&mut self, user_id: &str) {
+        self.challenges
+            .retain(|_, c| c.verified.session.user_id != user_id);
+        self.otp_failures.remove(user_id);
     }
 }
 
@@ -198,9 +215,11 @@ impl ApiState {
         .to_string();
         line.push('\n');
         let _guard = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
             .open(&path)
             .and_then(|mut f| f.write_all(line.as_bytes()))
             .map_err(|e| HubError::internal(format!("failed to write {}: {e}", path.display())))
@@ -275,6 +294,7 @@ impl IntoResponse for Refusal {
             },
         });
         let mut response = (status, Json(body)).into_response();
+        crate::conn::close_if_needed(e.code, &mut response);
         note.code = Some(e.code.as_str());
         note.detail = Some(serde_json::json!({
             "kind": if system.is_some() { "system" } else { "business" },
@@ -301,16 +321,8 @@ fn ok(fields: serde_json::Value, note: AuditNote) -> Reply {
     Ok(response)
 }
 
-fn json_error(e: &JsonRejection) -> HubError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        HubError::new(
-            Code::TooLarge,
-            "要求の大きさが上限を超えています。",
-            "the request body is larger than the hub accepts",
-        )
-    } else {
-        HubError::bad_request(e.body_text())
-    }
+fn json_error(state: &ApiState, e: &JsonRejection) -> HubError {
+    api::json_rejection(e, state.hub())
 }
 
 /// Appends one audit row per request: who (office, terminal, user), what (method and path),
@@ -322,7 +334,10 @@ async fn audit(
     next: Next,
 ) -> Response {
     let action = format!("{} {}", request.method(), request.uri().path());
-    let response = next.run(request).await;
+    let response = match request.extensions().get::<crate::conn::EarlyRefusal>() {
+        Some(crate::conn::EarlyRefusal(e)) => Refusal::from(e.clone()).into_response(),
+        None => next.run(request).await,
+    };
     let row = api::audit_row(&peer, action, &response);
     api::write_audit(state.hub(), row).await;
     response
@@ -352,6 +367,26 @@ fn check_version(ifver: &str) -> Result<(), HubError> {
         ),
     )
     .detail(serde_json::json!({ "supported": INTERFACE_VERSIONS })))
+}
+
+/// A token works only with the certificate it was issued to, and only while its user is not
+/// locked.
+fn check_grant(hub: &Hub, grant: &Grant, caller: &Caller) -> Result<(), HubError> {
+    if grant.session.cert_serial != caller.cert_serial {
+        return Err(token_invalid(
+            "certificate_mismatch",
+            "このトークンは別の証明書で発行されています。ログインし直してください。",
+            "the token was issued to another certificate: log in again",
+        ));
+    }
+    if hub.check_session_user(&grant.session).is_err() {
+        return Err(token_invalid(
+            "account_locked",
+            "このIDはロックされています。",
+            "the user's ID was locked: its tokens no longer work",
+        ));
+    }
+    Ok(())
 }
 
 /// Resolves the certificate and the access token of a care-plan call to a hub session.
@@ -405,6 +440,7 @@ async fn authorise(
                 .as_str(),
             ));
         }
+        check_grant(st.hub(), &grant, &caller)?;
         Ok(grant.session)
     })
     .await
@@ -417,9 +453,21 @@ async fn authorise(
 /// this table and a test checks it against `openapi-2027.json`.
 pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
     vec![
-        ("post", "/api/v1/auth/login", post(login)),
-        ("post", "/api/v1/auth/otp", post(otp)),
-        ("post", "/api/v1/auth/refresh", post(refresh)),
+        (
+            "post",
+            "/api/v1/auth/login",
+            post(login).layer(DefaultBodyLimit::max(api::JSON_BODY_LIMIT)),
+        ),
+        (
+            "post",
+            "/api/v1/auth/otp",
+            post(otp).layer(DefaultBodyLimit::max(api::JSON_BODY_LIMIT)),
+        ),
+        (
+            "post",
+            "/api/v1/auth/refresh",
+            post(refresh).layer(DefaultBodyLimit::max(api::JSON_BODY_LIMIT)),
+        ),
         ("get", "/api/careplan/{ifver}/sent", get(sent)),
         ("get", "/api/careplan/{ifver}/received", get(received)),
         ("post", "/api/careplan/{ifver}/send", post(send)),
@@ -430,10 +478,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<ApiState>)> {
 /// Builds the router of the 2027 shape.
 pub fn router(app: App) -> Router {
     // Files travel as base64 (4 bytes per 3) inside JSON.
-    let limit = (app.hub.config.limits.max_send_bytes as usize)
-        .saturating_mul(4)
-        .div_ceil(3)
-        .saturating_add(1024 * 1024);
+    let limit = crate::conn::request_body_limit(&app.hub.config);
     let state = ApiState::new(app);
     let mut router = Router::new();
     for (_, path, handler) in routes() {
@@ -468,6 +513,9 @@ pub struct LoginBody {
     /// Recorded with the terminal; when absent, the oldest version that knows V4.1 names.
     #[serde(default)]
     pub client_version: Option<String>,
+    /// The terminal key issued at this terminal's first login (D-HUB-TERMINAL).
+    #[serde(default)]
+    pub terminal_key: Option<String>,
 }
 
 async fn login(
@@ -477,7 +525,7 @@ async fn login(
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Reply {
     let caller = caller(&state, &peer, &headers)?;
-    let Json(body) = body.map_err(|e| json_error(&e))?;
+    let Json(body) = body.map_err(|e| json_error(&state, &e))?;
     let client_version = body
         .client_version
         .clone()
@@ -497,27 +545,43 @@ async fn login(
             password: body.password,
             terminal: body.terminal,
             client_version,
+            terminal_key: body.terminal_key,
         };
-        // The hub's own session token is not handed out: this shape's tokens come after the OTP.
-        let response = hub.login(&caller, &req)?;
+        // Every check of the hub, but no session yet: that opens after the OTP.
+        let verified = hub.verify_login(&caller, &req)?;
         let now = hub.now();
-        let session = Session {
-            user_id: req.user_id,
-            office: response.office,
-            terminal: response.terminal,
-            client_version: req.client_version,
-            expires: now + REFRESH_TOKEN_SECONDS,
-        };
+        {
+            let mut tokens = st.lock();
+            tokens.forget_old(now);
+            let open = tokens
+                .challenges
+                .values()
+                .filter(|c| {
+                    c.verified.session.user_id == req.user_id
+                        && c.state == ChallengeState::Open
+                        && c.expires > now
+                })
+                .count();
+            if open >= OTP_CHALLENGES_PER_USER {
+                return Err(HubError::new(
+                    Code::RateLimited,
+                    "ワンタイムパスワードの発行が続いています。届いたワンタイムパスワードを入力するか、5分ほど待ってから再度ログインしてください。",
+                    format!(
+                        "{open} one-time passwords of this user are still open: enter one, or wait until they expire ({OTP_SECONDS} s)"
+                    ),
+                )
+                .detail(serde_json::json!({ "open_challenges": open, "limit": OTP_CHALLENGES_PER_USER })));
+            }
+        }
         let challenge_id = st.random_hex(16)?;
         let otp = st.otp()?;
-        st.deliver_otp(&session, &challenge_id, &otp, now)?;
+        st.deliver_otp(&verified.session, &challenge_id, &otp, now)?;
         let mut tokens = st.lock();
-        tokens.forget_old(now);
         tokens.challenges.insert(
             digest(&challenge_id),
             Challenge {
                 otp: digest(&otp),
-                session,
+                verified,
                 expires: now + OTP_SECONDS,
                 failures: 0,
                 state: ChallengeState::Open,
@@ -556,16 +620,17 @@ async fn otp(
     body: Result<Json<OtpBody>, JsonRejection>,
 ) -> Reply {
     let caller = caller(&state, &peer, &headers)?;
-    let Json(body) = body.map_err(|e| json_error(&e))?;
+    let Json(body) = body.map_err(|e| json_error(&state, &e))?;
     let note = AuditNote {
         office: Some(caller.office.clone()),
         ..AuditNote::default()
     };
     let st = state.clone();
-    let (session, access, refresh) = blocking(move || {
+    let (session, access, refresh, terminal_key) = blocking(move || {
         let hub = st.hub();
         hub.check_caller(&caller)?;
         let now = hub.now();
+        let lock_after = hub.config.limits.login_failures_before_lock;
         let mut tokens = st.lock();
         tokens.forget_old(now);
         let unknown = || {
@@ -575,10 +640,11 @@ async fn otp(
                 "unknown OTP challenge: log in again",
             )
         };
+        let key = digest(&body.otp_challenge_id);
         let challenge = tokens
             .challenges
-            .get_mut(&digest(&body.otp_challenge_id))
-            .filter(|c| c.session.office == caller.office)
+            .get_mut(&key)
+            .filter(|c| c.verified.session.office == caller.office)
             .ok_or_else(unknown)?;
         match challenge.state {
             ChallengeState::Open => {}
@@ -598,10 +664,31 @@ async fn otp(
                 "the one-time password expired (5 minutes): log in again",
             ));
         }
+        let user_id = challenge.verified.session.user_id.clone();
         if challenge.otp != digest(body.otp.trim()) {
             challenge.failures += 1;
-            if challenge.failures >= OTP_ATTEMPTS {
+            let challenge_failures = challenge.failures;
+            if challenge_failures >= OTP_ATTEMPTS {
                 challenge.state = ChallengeState::Locked;
+            }
+            // Failures count per user across challenges: a new challenge starts no new count.
+            let user_failures = {
+                let n = tokens.otp_failures.entry(user_id.clone()).or_insert(0);
+                *n += 1;
+                *n
+            };
+            if user_failures >= lock_after {
+                tokens.end_user(&user_id);
+                drop(tokens);
+                hub.store.lock_user(&user_id)?;
+                return Err(HubError::new(
+                    Code::AccountLocked,
+                    "ワンタイムパスワードを続けて誤ったため、このIDはロックされています。",
+                    "the ID is locked after repeated wrong one-time passwords",
+                )
+                .detail(serde_json::json!({ "reason": "otp_user_locked", "failures": user_failures })));
+            }
+            if challenge_failures >= OTP_ATTEMPTS {
                 return Err(otp_locked());
             }
             return Err(otp_refused(
@@ -611,14 +698,21 @@ async fn otp(
             )
             .detail(serde_json::json!({
                 "reason": "otp_wrong",
-                "failures": challenge.failures,
+                "failures": challenge_failures,
                 "lock_after": OTP_ATTEMPTS,
+                "user_lock_after": lock_after,
             })));
         }
         challenge.state = ChallengeState::Used;
-        let mut session = challenge.session.clone();
+        let verified = challenge.verified.clone();
+        tokens.otp_failures.remove(&user_id);
+        drop(tokens);
+        // The session (and a new terminal's key) opens now, after both factors.
+        let login = hub.open_session(&verified)?;
+        let mut session = verified.session;
         session.expires = now + REFRESH_TOKEN_SECONDS;
         let refresh = st.random_hex(32)?;
+        let mut tokens = st.lock();
         tokens.refresh.insert(
             digest(&refresh),
             Grant {
@@ -627,24 +721,25 @@ async fn otp(
             },
         );
         let access = st.issue_access(&mut tokens, &session, now)?;
-        Ok((session, access, refresh))
+        Ok((session, access, refresh, login.terminal_key))
     })
     .await
     .map_err(with_note(&note))?;
-    ok(
-        serde_json::json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "access_expires_in": ACCESS_TOKEN_SECONDS,
-            "refresh_token": refresh,
-            "refresh_expires_in": REFRESH_TOKEN_SECONDS,
-            "office": session.office,
-            "user_id": session.user_id,
-            "terminal": session.terminal,
-            "notices": state.hub().config.notices,
-        }),
-        session_note(&session),
-    )
+    let mut answer = serde_json::json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "access_expires_in": ACCESS_TOKEN_SECONDS,
+        "refresh_token": refresh,
+        "refresh_expires_in": REFRESH_TOKEN_SECONDS,
+        "office": session.office,
+        "user_id": session.user_id,
+        "terminal": session.terminal,
+        "notices": state.hub().config.notices,
+    });
+    if let Some(key) = terminal_key {
+        answer["terminal_key"] = key.into();
+    }
+    ok(answer, session_note(&session))
 }
 
 fn otp_locked() -> HubError {
@@ -669,7 +764,7 @@ async fn refresh(
     body: Result<Json<RefreshBody>, JsonRejection>,
 ) -> Reply {
     let caller = caller(&state, &peer, &headers)?;
-    let Json(body) = body.map_err(|e| json_error(&e))?;
+    let Json(body) = body.map_err(|e| json_error(&state, &e))?;
     let note = AuditNote {
         office: Some(caller.office.clone()),
         ..AuditNote::default()
@@ -706,6 +801,7 @@ async fn refresh(
                 "the refresh token was issued to another office's certificate",
             ));
         }
+        check_grant(hub, &grant, &caller)?;
         let access = st.issue_access(&mut tokens, &grant.session, now)?;
         Ok((grant.session, access, grant.expires - now))
     })
@@ -913,7 +1009,9 @@ async fn send(
 ) -> Reply {
     let session = authorise(&state, &peer, &headers, &ifver).await?;
     let mut note = session_note(&session);
-    let Json(value) = body.map_err(|e| json_error(&e)).map_err(with_note(&note))?;
+    let Json(value) = body
+        .map_err(|e| json_error(&state, &e))
+        .map_err(with_note(&note))?;
     let hub = state.hub().clone();
     let receipt = blocking(move || {
         let req = read_send(value)?;

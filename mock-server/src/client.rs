@@ -26,15 +26,27 @@ use crate::error::HubError;
 use crate::hub::{Destination, LoginRequest, LoginResponse, SendReceipt, Status};
 use crate::store::SendEntry;
 
-/// What went wrong talking to the exchange.
+/// What went wrong talking to the exchange. Messages carry their cause in the text (no
+/// `source()` chain), so a caller printing the chain never repeats the operating system's words.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("bad exchange URL {0:?}: expected https://HOST:PORT or http://HOST:PORT")]
+    #[error("bad exchange URL {0:?}: expected https://HOST:PORT")]
     Url(String),
+    #[error(
+        "refusing to send a password over plain http:// ({0}): use https://{rest}",
+        rest = .0.trim_start_matches("http://")
+    )]
+    PlainHttp(String),
     #[error("failed to read {path}: {reason}")]
     Credentials { path: PathBuf, reason: String },
-    #[error("failed to connect to {url}: {source}")]
-    Connect { url: String, source: std::io::Error },
+    #[error("failed to connect to {url}: {}{}", describe_io(.error), connect_hint(.error))]
+    Connect { url: String, error: std::io::Error },
+    #[error("{url} did not answer within {seconds} s ({what})")]
+    Timeout {
+        url: String,
+        what: &'static str,
+        seconds: u64,
+    },
     #[error("the exchange refused the client certificate (TLS alert: {alert}); {hint}")]
     CertificateRefused { alert: String, hint: String },
     #[error("TLS failed: {0}")]
@@ -47,7 +59,45 @@ pub enum ClientError {
     Protocol { status: u16, body: String },
 }
 
+/// An I/O error's words without the "(os error N)" suffix the standard library appends.
+fn describe_io(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+fn connect_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => {
+            " — nothing listens there (is `cpkit serve` running? is --url right?)"
+        }
+        _ => "",
+    }
+}
+
 impl ClientError {
+    /// Whether the exchange answered (a refusal or an unexpected answer) rather than the
+    /// connection failing.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Refused(_))
+    }
+
+    /// Whether the exchange could not be reached or the TLS connection failed (including a
+    /// client certificate the TLS layer refused).
+    pub fn is_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect { .. }
+                | Self::Timeout { .. }
+                | Self::CertificateRefused { .. }
+                | Self::Tls(_)
+                | Self::Http(_)
+                | Self::Protocol { .. }
+        )
+    }
+
     /// The hub's refusal, if this is one.
     pub fn refusal(&self) -> Option<&HubError> {
         match self {
@@ -57,14 +107,18 @@ impl ClientError {
     }
 }
 
-/// Who the client is: the office certificate and key, and the CA that signed the hub's certificate.
+/// Who the client is: the office certificate and key, the CA that signed the hub's certificate,
+/// and where the keys of this PC's terminals are kept.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub ca: PathBuf,
     /// None: connect without a client certificate (the hub refuses that; tests check it does).
     pub client: Option<(PathBuf, PathBuf)>,
-    /// Plain-HTTP benchmark mode: the office sent in a header instead of a certificate.
+    /// Plain-HTTP benchmark mode: the office sent in a header instead of a certificate. The
+    /// only way a client accepts an `http://` URL.
     pub insecure_office: Option<String>,
+    /// The terminal keys the hub issued to this PC (shared by clones of this identity).
+    pub terminal_keys: TerminalKeys,
 }
 
 impl Identity {
@@ -73,8 +127,110 @@ impl Identity {
             ca: ca.into(),
             client: Some((cert.into(), key.into())),
             insecure_office: None,
+            terminal_keys: TerminalKeys::default(),
         }
     }
+
+    /// A client without a certificate (the hub refuses it; for tests and scenarios).
+    pub fn without_certificate(ca: impl Into<PathBuf>) -> Self {
+        Self {
+            ca: ca.into(),
+            client: None,
+            insecure_office: None,
+            terminal_keys: TerminalKeys::default(),
+        }
+    }
+
+    /// Keeps terminal keys in a folder instead of memory.
+    pub fn with_terminal_keys(mut self, keys: TerminalKeys) -> Self {
+        self.terminal_keys = keys;
+        self
+    }
+}
+
+/// Where a PC keeps the keys the hub issues to its terminals (D-HUB-TERMINAL): in memory (tests,
+/// the scenario runner) or one file per terminal in a folder (`cpkit`:
+/// `<certs>/offices/<office>/terminals/<name>.key`, mode 0600). Clones share the keys.
+#[derive(Debug, Clone, Default)]
+pub struct TerminalKeys {
+    folder: Option<PathBuf>,
+    memory: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+}
+
+impl TerminalKeys {
+    pub fn in_folder(folder: impl Into<PathBuf>) -> Self {
+        Self {
+            folder: Some(folder.into()),
+            memory: Arc::default(),
+        }
+    }
+
+    /// The file of a terminal's key: its name with every byte outside `[A-Za-z0-9_-]`
+    /// percent-encoded (terminal names may be Japanese).
+    fn file(folder: &Path, terminal: &str) -> PathBuf {
+        let mut name = String::new();
+        for b in terminal.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                name.push(b as char);
+            } else {
+                name.push_str(&format!("%{b:02X}"));
+            }
+        }
+        folder.join(format!("{name}.key"))
+    }
+
+    pub fn get(&self, terminal: &str) -> Result<Option<String>, ClientError> {
+        if let Some(key) = self
+            .memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(terminal)
+        {
+            return Ok(Some(key.clone()));
+        }
+        let Some(folder) = &self.folder else {
+            return Ok(None);
+        };
+        let path = Self::file(folder, terminal);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text.trim().to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ClientError::Credentials {
+                path,
+                reason: describe_io(&e),
+            }),
+        }
+    }
+
+    pub fn put(&self, terminal: &str, key: &str) -> Result<(), ClientError> {
+        self.memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(terminal.to_owned(), key.to_owned());
+        let Some(folder) = &self.folder else {
+            return Ok(());
+        };
+        let path = Self::file(folder, terminal);
+        let fail = |e: std::io::Error| ClientError::Credentials {
+            path: path.clone(),
+            reason: format!(
+                "{} (the hub issued this terminal's key; without it the terminal name is lost to this PC)",
+                describe_io(&e)
+            ),
+        };
+        std::fs::create_dir_all(folder).map_err(fail)?;
+        write_private(&path, key.as_bytes()).map_err(fail)
+    }
+}
+
+/// Writes a file readable by its owner only (0600 on Unix).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }
 
 fn cred_err(path: &Path) -> impl FnOnce(rustls_pki_types::pem::Error) -> ClientError {
@@ -124,11 +280,15 @@ struct Endpoint {
     port: u16,
 }
 
-fn parse_url(url: &str) -> Result<Endpoint, ClientError> {
+/// Parses an exchange URL; `http://` only when `plain` (the benchmark's plain mode).
+fn parse_url(url: &str, plain: bool) -> Result<Endpoint, ClientError> {
     let bad = || ClientError::Url(url.to_owned());
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = url.strip_prefix("http://") {
+        if !plain {
+            return Err(ClientError::PlainHttp(url.to_owned()));
+        }
         (false, r)
     } else {
         return Err(bad());
@@ -153,8 +313,27 @@ pub struct Client {
     endpoint: Endpoint,
     tls: Option<Arc<ClientConfig>>,
     insecure_office: Option<String>,
+    terminal_keys: TerminalKeys,
     sender: Option<Connection>,
     token: Option<String>,
+    timeouts: Timeouts,
+}
+
+/// How long the client waits: for TCP connect plus the TLS handshake, and for each answer
+/// (from the end of the request to the end of the response body).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: std::time::Duration,
+    pub answer: std::time::Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: std::time::Duration::from_secs(15),
+            answer: std::time::Duration::from_secs(120),
+        }
+    }
 }
 
 /// An open HTTP/1.1 connection and the task driving it (whose error explains a closed connection).
@@ -223,7 +402,7 @@ fn transport_error(e: &(dyn std::error::Error + 'static)) -> ClientError {
 impl Client {
     /// Prepares a client; the connection is opened on the first request.
     pub fn new(url: &str, identity: &Identity) -> Result<Self, ClientError> {
-        let endpoint = parse_url(url)?;
+        let endpoint = parse_url(url, identity.insecure_office.is_some())?;
         let tls = if endpoint.tls {
             Some(tls_config(identity)?)
         } else {
@@ -234,9 +413,24 @@ impl Client {
             endpoint,
             tls,
             insecure_office: identity.insecure_office.clone(),
+            terminal_keys: identity.terminal_keys.clone(),
             sender: None,
             token: None,
+            timeouts: Timeouts::default(),
         })
+    }
+
+    /// Changes how long the client waits (connect, answer).
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
+    fn timed_out(&self, what: &'static str, after: std::time::Duration) -> ClientError {
+        ClientError::Timeout {
+            url: self.url.clone(),
+            what,
+            seconds: after.as_secs(),
+        }
     }
 
     pub fn token(&self) -> Option<&str> {
@@ -248,12 +442,20 @@ impl Client {
     }
 
     async fn connect(&mut self) -> Result<Connection, ClientError> {
+        let limit = self.timeouts.connect;
+        match tokio::time::timeout(limit, self.connect_now()).await {
+            Ok(connected) => connected,
+            Err(_) => Err(self.timed_out("connecting and the TLS handshake", limit)),
+        }
+    }
+
+    async fn connect_now(&mut self) -> Result<Connection, ClientError> {
         let addr = (self.endpoint.host.as_str(), self.endpoint.port);
         let tcp = TcpStream::connect(addr)
             .await
-            .map_err(|source| ClientError::Connect {
+            .map_err(|error| ClientError::Connect {
                 url: self.url.clone(),
-                source,
+                error,
             })?;
         let _ = tcp.set_nodelay(true);
         let sender = if let Some(config) = &self.tls {
@@ -314,19 +516,22 @@ impl Client {
             let req = req
                 .body(Full::new(body.clone()))
                 .map_err(|e| ClientError::Http(e.to_string()))?;
-            let sent = match conn.sender.ready().await {
-                Ok(()) => conn.sender.send_request(req).await,
-                Err(e) => Err(e),
+            let limit = self.timeouts.answer;
+            let exchange = async {
+                let response = match conn.sender.ready().await {
+                    Ok(()) => conn.sender.send_request(req).await,
+                    Err(e) => Err(e),
+                }?;
+                let status = response.status();
+                let bytes = response.into_body().collect().await?.to_bytes();
+                Ok::<_, hyper::Error>((status, bytes))
+            };
+            let sent = match tokio::time::timeout(limit, exchange).await {
+                Ok(sent) => sent,
+                Err(_) => return Err(self.timed_out("waiting for the answer", limit)),
             };
             match sent {
-                Ok(response) => {
-                    let status = response.status();
-                    let bytes = response
-                        .into_body()
-                        .collect()
-                        .await
-                        .map_err(|e| transport_error(&e))?
-                        .to_bytes();
+                Ok((status, bytes)) => {
                     self.sender = Some(conn);
                     return Ok((status, bytes));
                 }
@@ -378,11 +583,15 @@ impl Client {
             password: password.to_owned(),
             terminal: terminal.to_owned(),
             client_version: client_version.to_owned(),
+            terminal_key: self.terminal_keys.get(terminal)?,
         })
         .expect("a login request serialises");
         let response: LoginResponse = self
             .json(Method::POST, "/v1/login", Some("application/json"), body)
             .await?;
+        if let Some(key) = &response.terminal_key {
+            self.terminal_keys.put(terminal, key)?;
+        }
         self.token = Some(response.token.clone());
         Ok(response)
     }
@@ -577,17 +786,19 @@ mod tests {
 
     #[test]
     fn urls_need_a_scheme_host_and_port() {
-        let e = parse_url("https://localhost:8443").unwrap();
+        let e = parse_url("https://localhost:8443", false).unwrap();
         assert!(e.tls && e.host == "localhost" && e.port == 8443);
-        let e = parse_url("http://127.0.0.1:9/").unwrap();
+        let e = parse_url("http://127.0.0.1:9/", true).unwrap();
         assert!(!e.tls && e.port == 9);
+        let e = parse_url("http://localhost:8443", false).unwrap_err();
+        assert!(e.to_string().contains("use https://localhost:8443"), "{e}");
         for bad in [
             "localhost:8443",
             "https://localhost",
             "https://h:x",
             "https://h:1/path",
         ] {
-            assert!(parse_url(bad).is_err(), "{bad}");
+            assert!(parse_url(bad, true).is_err(), "{bad}");
         }
     }
 }

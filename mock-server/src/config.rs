@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 /// What went wrong reading a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("failed to read {path}: {source}")]
+    #[error("failed to read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -64,6 +64,18 @@ pub struct Limits {
     pub session_minutes: i64,
     /// PBKDF2 iterations for stored passwords (a mock: low enough to seed thousands of users).
     pub password_iterations: u32,
+    /// A request's headers must arrive within this many seconds; an idle kept-alive connection
+    /// is closed after as long (D-HUB-CONNECTIONS).
+    pub header_timeout_seconds: u64,
+    /// A request body that sends nothing for this long is refused (`TIMEOUT`).
+    pub body_stall_seconds: u64,
+    /// Open connections one client certificate may hold at once.
+    pub max_connections_per_certificate: usize,
+    /// Request-body bytes the hub buffers at once across all connections; further uploads
+    /// wait their turn.
+    pub max_bytes_in_flight: u64,
+    /// How long an upload waits for its turn before it is answered `BUSY`.
+    pub busy_wait_seconds: u64,
 }
 
 impl Default for Limits {
@@ -76,6 +88,11 @@ impl Default for Limits {
             login_failures_before_lock: 5,
             session_minutes: 8 * 60,
             password_iterations: 10_000,
+            header_timeout_seconds: 30,
+            body_stall_seconds: 30,
+            max_connections_per_certificate: 16,
+            max_bytes_in_flight: 128 * 1024 * 1024,
+            busy_wait_seconds: 30,
         }
     }
 }
@@ -245,9 +262,9 @@ pub fn demo_user_id(office: &OfficeNumber) -> String {
 
 impl Config {
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),

@@ -24,6 +24,20 @@ pub enum Code {
     SessionInvalid,
     /// The token belongs to another office's certificate.
     SessionOfficeMismatch,
+    /// The terminal name is bound to another PC's terminal key (D-HUB-TERMINAL).
+    TerminalRefused,
+    /// The connection's certificate was revoked after its handshake.
+    CertRevoked,
+    /// Too many open connections with one client certificate.
+    TooManyConnections,
+    /// Too many login challenges in a short time (2027 shape).
+    RateLimited,
+    /// The hub holds as many uploads as it buffers at once; retry.
+    Busy,
+    /// The request body stalled.
+    Timeout,
+    /// The path exists but not with this method.
+    MethodNotAllowed,
     /// 「入力された番号はケアプランデータ連携システムに対応していません」.
     DestinationNotSupported,
     OwnOffice,
@@ -44,6 +58,43 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code (the OpenAPI documents are checked against it).
+    pub const ALL: &[Code] = &[
+        Self::CertRequired,
+        Self::CertKindRefused,
+        Self::OfficeNotRegistered,
+        Self::LicenceInactive,
+        Self::LoginFailed,
+        Self::PasswordTemporary,
+        Self::PasswordExpired,
+        Self::AccountLocked,
+        Self::AgentIdRefused,
+        Self::SessionInvalid,
+        Self::SessionOfficeMismatch,
+        Self::TerminalRefused,
+        Self::CertRevoked,
+        Self::TooManyConnections,
+        Self::RateLimited,
+        Self::Busy,
+        Self::Timeout,
+        Self::MethodNotAllowed,
+        Self::DestinationNotSupported,
+        Self::OwnOffice,
+        Self::FileNameFormat,
+        Self::AttachmentZip,
+        Self::AttachmentOffice,
+        Self::AttachmentType,
+        Self::HostileFileName,
+        Self::DuplicateFileName,
+        Self::TooLarge,
+        Self::TooManyFiles,
+        Self::MessageTooLong,
+        Self::EmptySend,
+        Self::NotFound,
+        Self::BadRequest,
+        Self::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CertRequired => "CERT_REQUIRED",
@@ -57,6 +108,13 @@ impl Code {
             Self::AgentIdRefused => "AGENT_ID_REFUSED",
             Self::SessionInvalid => "SESSION_INVALID",
             Self::SessionOfficeMismatch => "SESSION_OFFICE_MISMATCH",
+            Self::TerminalRefused => "TERMINAL_REFUSED",
+            Self::CertRevoked => "CERT_REVOKED",
+            Self::TooManyConnections => "TOO_MANY_CONNECTIONS",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Busy => "BUSY",
+            Self::Timeout => "TIMEOUT",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::DestinationNotSupported => "DESTINATION_NOT_SUPPORTED",
             Self::OwnOffice => "OWN_OFFICE",
             Self::FileNameFormat => "FILE_NAME_FORMAT",
@@ -86,8 +144,14 @@ impl Code {
             | Self::PasswordExpired
             | Self::AccountLocked
             | Self::AgentIdRefused
-            | Self::SessionOfficeMismatch => 403,
+            | Self::SessionOfficeMismatch
+            | Self::TerminalRefused
+            | Self::CertRevoked => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Timeout => 408,
+            Self::RateLimited => 429,
+            Self::TooManyConnections | Self::Busy => 503,
             Self::TooLarge => 413,
             Self::Internal => 500,
             _ => 400,

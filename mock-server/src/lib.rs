@@ -3,9 +3,11 @@
 //!
 //! * [`pki`] — the test PKI: CA, server certificate, office client certificates and broken variants.
 //! * [`config`] — configuration, switches for field-reported behaviours, the demo registry.
-//! * [`store`] — the SQLite store (WAL): registry, sessions, sends, files, mailboxes, audit.
-//! * [`hub`] — the exchange's rules, independent of HTTP.
-//! * [`tls`] / [`api`] / [`server`] — mutual TLS, the `/v1` HTTP interface, start and stop.
+//! * [`store`] — the SQLite store (WAL): registry, sessions, sends, files, mailboxes, audit;
+//!   [`lock`] — one hub per data folder.
+//! * [`hub`] — the exchange's rules, independent of HTTP; [`names`] — which upload names it accepts.
+//! * [`tls`] / [`conn`] / [`api`] / [`server`] — mutual TLS, connections (timeouts, caps, the
+//!   upload budget), the `/v1` HTTP interface, start and stop.
 //! * [`api2027`] — the `api = "2027"` shape: the announced 介護保険資格確認等WEBサービス care-plan API
 //!   (login with a one-time password, access/refresh tokens, business errors as HTTP 200).
 //! * [`client`] — the client used by `cpkit send / inbox / fetch`, the harness and the tests.
@@ -17,8 +19,11 @@ pub mod api;
 pub mod api2027;
 pub mod client;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod hub;
+pub mod lock;
+pub mod names;
 pub mod pki;
 pub mod server;
 pub mod store;

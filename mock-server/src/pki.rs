@@ -33,11 +33,11 @@ use time::{Duration, OffsetDateTime};
 /// What went wrong while making or reading test certificates.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
-    #[error("failed to {action} {path}: {source}")]
+    #[error("failed to {action} {path}: {error}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("failed to generate a certificate: {0}")]
     Generate(#[from] rcgen::Error),
@@ -192,10 +192,10 @@ const ORG: &str = "cpkit test PKI";
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PkiError {
     let path = path.to_path_buf();
-    move |source| PkiError::Io {
+    move |error| PkiError::Io {
         action,
         path,
-        source,
+        error,
     }
 }
 
@@ -459,6 +459,57 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// The file stamp (modification time, size) last read, and the serials it listed.
+type CrlState = (
+    Option<(std::time::SystemTime, u64)>,
+    std::collections::HashSet<String>,
+);
+
+/// The serials a CRL file lists, re-read whenever the file changes (size or modification
+/// time): the hub asks on every request, so a revocation reaches connections that completed
+/// their handshake before it.
+#[derive(Debug)]
+pub struct CrlWatch {
+    path: PathBuf,
+    state: std::sync::Mutex<CrlState>,
+}
+
+impl CrlWatch {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            state: std::sync::Mutex::new((None, Default::default())),
+        }
+    }
+
+    /// Whether the serial (lower-case hex of its DER bytes, as [`CertInfo::serial_hex`]) is
+    /// revoked. An unreadable CRL keeps the serials last read.
+    pub fn is_revoked(&self, serial_hex: &str) -> bool {
+        let stamp = fs::metadata(&self.path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if stamp.is_some()
+            && stamp != state.0
+            && let Some(serials) = fs::read(&self.path).ok().and_then(|b| crl_serials(&b))
+        {
+            *state = (stamp, serials);
+        }
+        state.1.contains(serial_hex)
+    }
+}
+
+/// The revoked serials of a PEM CRL.
+fn crl_serials(pem: &[u8]) -> Option<std::collections::HashSet<String>> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem).ok()?;
+    let (_, crl) = x509_parser::parse_x509_crl(&pem.contents).ok()?;
+    Some(
+        crl.iter_revoked_certificates()
+            .map(|r| hex(r.raw_serial()))
+            .collect(),
+    )
 }
 
 /// What a certificate says about its holder.

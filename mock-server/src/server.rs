@@ -13,17 +13,23 @@ use crate::api::{self, App};
 use crate::config::{ApiShape, Config};
 use crate::hub::{Hub, HubOpenError};
 use crate::pki::Pki;
-use crate::store::NewAudit;
-use crate::tls::{PeerInfo, PlainListener, TlsError, TlsListener};
+use crate::tls::{PlainListener, TlsError, TlsListener};
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("failed to listen on {addr}: {source}")]
+    #[error("failed to listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    #[error("failed to create the data folder {}: {error}", path.display())]
+    Data {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     #[error(transparent)]
     Hub(#[from] HubOpenError),
     #[error(transparent)]
@@ -43,44 +49,20 @@ pub async fn run(
         ApiShape::V1 => api::router(app),
         ApiShape::Api2027 => crate::api2027::router(app),
     };
-    let service = router.into_make_service_with_connect_info::<PeerInfo>();
     if hub.config.insecure_plain_http {
         tracing::warn!("serving plain HTTP: the office comes from a header (benchmarks only)");
-        axum::serve(PlainListener(listener), service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServerError::Serve)
+        crate::conn::serve(PlainListener(listener), router, hub, shutdown).await;
     } else {
-        let audit_hub = hub.clone();
-        let on_refused = Arc::new(move |remote: SocketAddr, reason: String| {
-            tracing::info!("{remote}: {reason}");
-            let hub = audit_hub.clone();
-            let row = NewAudit {
-                peer: remote.to_string(),
-                action: "TLS handshake".to_owned(),
-                status: 495,
-                code: Some("TLS_REFUSED".to_owned()),
-                detail: Some(serde_json::json!({ "reason": reason })),
-                ..NewAudit::default()
-            };
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = hub.store.audit(&[row]) {
-                    tracing::error!("failed to append to the audit log: {e}");
-                }
-            });
-        });
         let tls13_only = hub.config.api == ApiShape::Api2027;
         let tls = TlsListener::new(
             listener,
             Pki::new(&hub.config.certs),
             tls13_only,
-            on_refused,
+            crate::tls::sampled_refusals(hub.clone()),
         )?;
-        axum::serve(tls, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServerError::Serve)
+        crate::conn::serve(tls, router, hub, shutdown).await;
     }
+    Ok(())
 }
 
 /// A hub running in the background of this process.
@@ -89,6 +71,8 @@ pub struct RunningServer {
     pub hub: Arc<Hub>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServerError>>,
+    /// Held while the server runs: no second hub on the same data folder.
+    _lock: crate::lock::DataLock,
 }
 
 impl RunningServer {
@@ -126,13 +110,18 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3
 /// Opens the hub and serves it in a background task on `config.listen` (port 0 picks a free one).
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     crate::tls::install_provider();
+    crate::store::create_private_dir(&config.data).map_err(|error| ServerError::Data {
+        path: config.data.clone(),
+        error,
+    })?;
+    let lock = crate::lock::DataLock::acquire(&config.data)?;
     let addr = config.listen;
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| ServerError::Bind { addr, source })?;
+        .map_err(|error| ServerError::Bind { addr, error })?;
     let addr = listener
         .local_addr()
-        .map_err(|source| ServerError::Bind { addr, source })?;
+        .map_err(|error| ServerError::Bind { addr, error })?;
     let hub = Arc::new(Hub::open(config)?);
     if !hub.config.insecure_plain_http {
         // Fail now, not at the first connection, when the PKI is missing.
@@ -147,5 +136,6 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         hub,
         stop: Some(stop),
         task,
+        _lock: lock,
     })
 }

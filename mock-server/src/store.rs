@@ -20,11 +20,10 @@ use crate::config::{Licence, PasswordState, ReceiveMode};
 
 /// A database failure, with what the hub was doing.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to {action}: {source}")]
+#[error("failed to {action}: {error}")]
 pub struct StoreError {
     pub action: &'static str,
-    #[source]
-    pub source: rusqlite::Error,
+    pub error: rusqlite::Error,
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -35,7 +34,7 @@ trait Ctx<T> {
 
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, action: &'static str) -> Result<T> {
-        self.map_err(|source| StoreError { action, source })
+        self.map_err(|error| StoreError { action, error })
     }
 }
 
@@ -167,6 +166,20 @@ pub struct Session {
     pub terminal: String,
     pub client_version: String,
     pub expires: i64,
+    /// The serial of the certificate the session was opened with: it only works on that
+    /// certificate (None on plain-HTTP benchmark connections).
+    pub cert_serial: Option<String>,
+}
+
+/// What the login did with the terminal name (D-HUB-TERMINAL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminalBinding {
+    /// A new terminal (or one registered before terminal keys existed): bound to this key now.
+    Issued,
+    /// The key presented is the terminal's.
+    Matched,
+    /// The terminal is bound to another key: no session was opened.
+    Refused,
 }
 
 /// A file to store with a send.
@@ -298,14 +311,33 @@ fn now_ms() -> i64 {
 
 impl Store {
     /// Opens (creating if needed) `dir/exchange.sqlite3`.
+    /// The folder and the database files are private to the user (0700 / 0600 on Unix): they
+    /// hold care data and password hashes. SQLite gives its WAL and shared-memory files the
+    /// database file's mode.
     pub fn open(dir: &Path) -> std::result::Result<Self, StoreOpenError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreOpenError::Dir {
+        create_private_dir(dir).map_err(|error| StoreOpenError::Dir {
             path: dir.to_path_buf(),
-            source,
+            error,
         })?;
         let path = dir.join("exchange.sqlite3");
+        for file in [
+            "exchange.sqlite3",
+            "exchange.sqlite3-wal",
+            "exchange.sqlite3-shm",
+        ] {
+            let p = dir.join(file);
+            make_private_file(&p, file == "exchange.sqlite3").map_err(|error| {
+                StoreOpenError::Dir {
+                    path: p.clone(),
+                    error,
+                }
+            })?;
+        }
         let writer = open(&path, false)?;
         writer.execute_batch(SCHEMA).ctx("create the schema")?;
+        // Columns added after the first release: databases of older versions get them here.
+        ensure_column(&writer, "terminals", "key_hash", "BLOB")?;
+        ensure_column(&writer, "sessions", "cert_serial", "TEXT")?;
         let readers = (0..READERS)
             .map(|_| open(&path, true))
             .collect::<Result<Vec<_>>>()?;
@@ -504,39 +536,112 @@ impl Store {
     }
 
     /// Counts a failed login; locks the user at `limit`. Returns the new count and lock state.
+    /// Locking ends the user's sessions in the same transaction.
     pub fn login_failed(&self, id: &str, limit: u32) -> Result<(u32, bool)> {
         self.write(|c| {
-            c.query_row(
-                "UPDATE users SET failures = failures + 1,
-                     locked = CASE WHEN failures + 1 >= ?2 THEN 1 ELSE locked END
-                 WHERE id = ?1 RETURNING failures, locked",
-                params![id, limit],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ctx("count a failed login")
+            let tx = c.transaction().ctx("begin")?;
+            let (failures, locked): (u32, bool) = tx
+                .query_row(
+                    "UPDATE users SET failures = failures + 1,
+                         locked = CASE WHEN failures + 1 >= ?2 THEN 1 ELSE locked END
+                     WHERE id = ?1 RETURNING failures, locked",
+                    params![id, limit],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .ctx("count a failed login")?;
+            if locked {
+                tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
+                    .ctx("end a locked user's sessions")?;
+            }
+            tx.commit().ctx("commit a failed login")?;
+            Ok((failures, locked))
         })
     }
 
-    /// Records a successful login: resets failures, remembers the terminal, stores the session.
-    pub fn login_succeeded(&self, token_hash: &[u8], session: &Session, now: i64) -> Result<()> {
+    /// Locks a user (e.g. after too many wrong one-time passwords) and ends their sessions.
+    pub fn lock_user(&self, id: &str) -> Result<()> {
         self.write(|c| {
             let tx = c.transaction().ctx("begin")?;
-            tx.execute(
-                "UPDATE users SET failures = 0 WHERE id = ?1",
-                [&session.user_id],
+            tx.execute("UPDATE users SET locked = 1 WHERE id = ?1", [id])
+                .ctx("lock a user")?;
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
+                .ctx("end a locked user's sessions")?;
+            tx.commit().ctx("commit a lock")
+        })
+    }
+
+    /// A right password: the failure count starts again.
+    pub fn password_succeeded(&self, id: &str) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE users SET failures = 0 WHERE id = ?1 AND failures <> 0",
+                [id],
             )
-            .ctx("reset failures")?;
+            .ctx("reset failures")
+            .map(drop)
+        })
+    }
+
+    /// The key hash a terminal is bound to: None for an unknown terminal, `Some(None)` for one
+    /// registered before terminal keys existed.
+    pub fn terminal_key(&self, office: &str, name: &str) -> Result<Option<Option<Vec<u8>>>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT key_hash FROM terminals WHERE office = ?1 AND name = ?2",
+                params![office, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("read a terminal")
+        })
+    }
+
+    /// Opens a session after a successful login: binds the terminal to `new_key_hash` when it
+    /// has no key yet, or checks `presented` against its key, and stores the session, in one
+    /// transaction. A refused terminal stores nothing.
+    pub fn login_succeeded(
+        &self,
+        token_hash: &[u8],
+        session: &Session,
+        now: i64,
+        presented: Option<&[u8]>,
+        new_key_hash: &[u8],
+    ) -> Result<TerminalBinding> {
+        self.write(|c| {
+            let tx = c.transaction().ctx("begin")?;
+            let bound: Option<Option<Vec<u8>>> = tx
+                .query_row(
+                    "SELECT key_hash FROM terminals WHERE office = ?1 AND name = ?2",
+                    params![session.office, session.terminal],
+                    |r| r.get(0),
+                )
+                .optional()
+                .ctx("read a terminal")?;
+            let binding = match bound {
+                Some(Some(key)) if presented.is_some_and(|p| constant_time_eq(p, &key)) => {
+                    TerminalBinding::Matched
+                }
+                Some(Some(_)) => return Ok(TerminalBinding::Refused),
+                _ => TerminalBinding::Issued,
+            };
             tx.execute(
-                "INSERT INTO terminals(office, name, client_version, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
+                "INSERT INTO terminals(office, name, client_version, first_seen, last_seen, key_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)
                  ON CONFLICT(office, name) DO UPDATE SET client_version = excluded.client_version,
-                     last_seen = excluded.last_seen",
-                params![session.office, session.terminal, session.client_version, now],
+                     last_seen = excluded.last_seen,
+                     key_hash = COALESCE(terminals.key_hash, excluded.key_hash)",
+                params![
+                    session.office,
+                    session.terminal,
+                    session.client_version,
+                    now,
+                    new_key_hash
+                ],
             )
             .ctx("remember the terminal")?;
             tx.execute(
-                "INSERT INTO sessions(token_hash, user_id, office, terminal, client_version, created, expires)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO sessions(token_hash, user_id, office, terminal, client_version, created, expires, cert_serial)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     token_hash,
                     session.user_id,
@@ -544,18 +649,21 @@ impl Store {
                     session.terminal,
                     session.client_version,
                     now,
-                    session.expires
+                    session.expires,
+                    session.cert_serial
                 ],
             )
             .ctx("store the session")?;
-            tx.commit().ctx("commit a login")
+            tx.commit().ctx("commit a login")?;
+            Ok(binding)
         })
     }
 
     pub fn session(&self, token_hash: &[u8]) -> Result<Option<Session>> {
         self.read(|c| {
             c.prepare_cached(
-                "SELECT user_id, office, terminal, client_version, expires FROM sessions WHERE token_hash = ?1",
+                "SELECT user_id, office, terminal, client_version, expires, cert_serial
+                 FROM sessions WHERE token_hash = ?1",
             )
             .ctx("prepare a session lookup")?
             .query_row([token_hash], |r| {
@@ -565,10 +673,19 @@ impl Store {
                     terminal: r.get(2)?,
                     client_version: r.get(3)?,
                     expires: r.get(4)?,
+                    cert_serial: r.get(5)?,
                 })
             })
             .optional()
             .ctx("read a session")
+        })
+    }
+
+    /// Ends every session opened with a certificate (after its revocation).
+    pub fn end_certificate_sessions(&self, cert_serial: &str) -> Result<usize> {
+        self.write(|c| {
+            c.execute("DELETE FROM sessions WHERE cert_serial = ?1", [cert_serial])
+                .ctx("end a revoked certificate's sessions")
         })
     }
 
@@ -856,10 +973,10 @@ pub struct Counts {
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreOpenError {
-    #[error("failed to create the data directory {path}: {source}")]
+    #[error("failed to prepare {}: {error}", path.display())]
     Dir {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Db(#[from] StoreError),
@@ -980,4 +1097,114 @@ fn entries(c: &Connection, ids: &[i64]) -> Result<Vec<SendEntry>> {
         out.push(entry);
     }
     Ok(out)
+}
+
+/// Adds a column to a table of an older database (a no-op when it exists).
+fn ensure_column(c: &Connection, table: &str, column: &str, decl: &str) -> Result<()> {
+    let exists = c
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+        ))
+        .ctx("prepare a schema check")?
+        .exists([column])
+        .ctx("check the schema")?;
+    if !exists {
+        c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+            .ctx("upgrade the schema")?;
+    }
+    Ok(())
+}
+
+/// Compares two secrets' hashes in time independent of where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Creates a folder (and its parents) readable by its owner only; an existing one is made so.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Makes a file readable by its owner only, creating it (empty) when `create`.
+fn make_private_file(path: &Path, create: bool) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if create {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)?;
+        }
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, create);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_of_an_older_version_gets_the_new_columns() {
+        let dir = std::env::temp_dir().join(format!("cpkit-store-upgrade-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = Connection::open(dir.join("exchange.sqlite3")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE terminals (office TEXT NOT NULL, name TEXT NOT NULL,
+                 client_version TEXT NOT NULL, first_seen INTEGER NOT NULL,
+                 last_seen INTEGER NOT NULL, PRIMARY KEY (office, name));
+             CREATE TABLE sessions (token_hash BLOB PRIMARY KEY, user_id TEXT NOT NULL,
+                 office TEXT NOT NULL, terminal TEXT NOT NULL, client_version TEXT NOT NULL,
+                 created INTEGER NOT NULL, expires INTEGER NOT NULL);
+             INSERT INTO terminals VALUES ('0310000100', 'pc', '1.2.0', 0, 0);",
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(&dir).unwrap();
+        // A terminal from before terminal keys has none, and is bound at its next login.
+        assert_eq!(store.terminal_key("0310000100", "pc").unwrap(), Some(None));
+        let session = Session {
+            user_id: "KJ031000010001".into(),
+            office: "0310000100".into(),
+            terminal: "pc".into(),
+            client_version: "1.2.0".into(),
+            expires: 10,
+            cert_serial: Some("ab".into()),
+        };
+        let bound = store
+            .login_succeeded(b"t", &session, 1, None, b"k")
+            .unwrap();
+        assert_eq!(bound, TerminalBinding::Issued);
+        assert_eq!(
+            store.session(b"t").unwrap().unwrap().cert_serial.as_deref(),
+            Some("ab")
+        );
+        let refused = store
+            .login_succeeded(b"u", &session, 1, Some(b"x"), b"k2")
+            .unwrap();
+        assert_eq!(refused, TerminalBinding::Refused);
+        assert!(
+            store.session(b"u").unwrap().is_none(),
+            "a refused terminal opens no session"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

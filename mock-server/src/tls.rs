@@ -113,6 +113,71 @@ pub fn server_config(pki: &Pki, tls13_only: bool) -> Result<Arc<ServerConfig>, T
 /// Reports a refused handshake: peer address and reason.
 pub type RefusalSink = Arc<dyn Fn(SocketAddr, String) + Send + Sync>;
 
+/// How long a reason's sample lasts: the first refusal of each reason in a window is audited.
+const SAMPLE_WINDOW: Duration = Duration::from_secs(60);
+/// Distinct reasons sampled per window; the rest share one sample ("other reasons").
+const SAMPLED_REASONS: usize = 32;
+
+/// Refused handshakes cost nothing in the store: every one is counted
+/// ([`crate::conn::Traffic::refused_handshakes`]), and only the first of each reason per minute
+/// becomes an audit row, saying how many of that reason went unrecorded since its last row
+/// (D-HUB-CONNECTIONS). Unauthenticated callers therefore cannot grow the audit log.
+pub fn sampled_refusals(hub: Arc<crate::hub::Hub>) -> RefusalSink {
+    struct Sampler {
+        window_start: std::time::Instant,
+        sampled: std::collections::HashSet<String>,
+        unrecorded: std::collections::HashMap<String, u64>,
+    }
+    let sampler = Mutex::new(Sampler {
+        window_start: std::time::Instant::now(),
+        sampled: Default::default(),
+        unrecorded: Default::default(),
+    });
+    Arc::new(move |remote: SocketAddr, reason: String| {
+        let total = hub
+            .traffic
+            .refused_handshakes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let mut reason: String = reason.chars().take(200).collect();
+        let unrecorded = {
+            let mut s = sampler.lock().unwrap_or_else(|p| p.into_inner());
+            if s.window_start.elapsed() >= SAMPLE_WINDOW {
+                s.window_start = std::time::Instant::now();
+                s.sampled.clear();
+            }
+            if !s.sampled.contains(&reason) && s.sampled.len() >= SAMPLED_REASONS {
+                reason = "other reasons".to_owned();
+            }
+            if !s.sampled.insert(reason.clone()) {
+                *s.unrecorded.entry(reason).or_insert(0) += 1;
+                tracing::debug!("{remote}: handshake refused (not audited: sampled)");
+                return;
+            }
+            s.unrecorded.remove(&reason).unwrap_or(0)
+        };
+        tracing::info!("{remote}: {reason}");
+        let row = crate::store::NewAudit {
+            peer: remote.to_string(),
+            action: "TLS handshake".to_owned(),
+            status: 495,
+            code: Some("TLS_REFUSED".to_owned()),
+            detail: Some(serde_json::json!({
+                "reason": reason,
+                "unrecorded_before": unrecorded,
+                "refused_since_start": total,
+            })),
+            ..crate::store::NewAudit::default()
+        };
+        let hub = hub.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = hub.store.audit(&[row]) {
+                tracing::error!("failed to append to the audit log: {e}");
+            }
+        });
+    })
+}
+
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A listener yielding TLS streams whose handshake (with a client certificate) completed.

@@ -23,10 +23,10 @@ use crate::store::Store;
 pub enum TraceError {
     #[error("{0} exists and is not empty; export into a new folder")]
     NotEmpty(PathBuf),
-    #[error("failed to write {path}: {source}")]
+    #[error("failed to write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -63,7 +63,7 @@ fn redact(value: &mut serde_json::Value) {
 pub fn export(store: &Store, out: &Path) -> Result<ExportSummary, TraceError> {
     let werr = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| TraceError::Write { path, source }
+        move |error| TraceError::Write { path, error }
     };
     if out.exists() && fs::read_dir(out).map_err(werr(out))?.next().is_some() {
         return Err(TraceError::NotEmpty(out.to_path_buf()));

@@ -66,6 +66,9 @@ pub struct Subtotal {
     /// Required when the type has more than one code row.
     #[serde(default)]
     pub required_when_several_rows: bool,
+    /// The subtotal of services outside the 区分支給限度 (its 給付管理単位数 stays empty).
+    #[serde(default)]
+    pub outside_limit: bool,
 }
 
 impl SikyuSummary {
@@ -111,6 +114,13 @@ pub struct ServiceType {
     /// 福祉用具貸与: rows need a TAIS or 届出 code (L4 L428-440).
     #[serde(default)]
     pub equipment_rental: bool,
+    /// A service with care managers of its own (小規模多機能型居宅介護 and the like, S4 L170): it
+    /// writes plans as well as 実績.
+    #[serde(default)]
+    pub care_managers: bool,
+    /// Outside the 区分支給限度基準額: 第7表 給付管理単位数 stays empty (L4 L646-652).
+    #[serde(default)]
+    pub outside_limit: bool,
     pub src: String,
     pub doubt: Option<String>,
 }

@@ -27,6 +27,12 @@ pub enum Family {
     Numbering,
     CrossFile,
     Unit,
+    Date,
+    Time,
+    Limits,
+    Office,
+    Condition,
+    Role,
 }
 
 impl Family {
@@ -44,6 +50,12 @@ impl Family {
             Self::Numbering => "numbering",
             Self::CrossFile => "cross_file",
             Self::Unit => "unit",
+            Self::Date => "date",
+            Self::Time => "time",
+            Self::Limits => "limits",
+            Self::Office => "office",
+            Self::Condition => "condition",
+            Self::Role => "role",
         }
     }
 }
@@ -202,10 +214,10 @@ rules! {
         "送信元と送信先が同じ事業所番号", "sender and receiver have the same office number",
         "送信元と送信先の事業所番号が同じです（{office}）", "sender and receiver office numbers are the same ({office})",
         ref "exchange.md §1.5 (FAQ); S4 L413-433", ex "UPPLAN_202504_0300000100_43_0300000100_11_….CSV", fix "an office with several services under one number cannot exchange with itself through the hub" }
-    NameSerialNotDateTime { "NAME004", Warning, Name,
+    NameSerialNotDateTime { "NAME004", Error, Name,
         "ファイル連番が日時でない", "serial is not a date-time",
         "ファイル連番 {serial} は有効な日時（YYYYMMDDHHMMSS）ではありません", "serial {serial} is not a valid date and time YYYYMMDDHHMMSS",
-        ref "L4 L13-17; SUMMARY §3.1 (?)", ex "…_20191325990000.CSV", fix "use the creation time of the send unit" }
+        ref "L4 L13-17; D-SERIAL", ex "…_20191325990000.CSV", fix "use the creation time of the send unit" }
     NameV40Shape { "NAME005", Warning, Name,
         "4.0版のファイル名形式", "V4.0 name shape",
         "4.0版の3桁コードを使ったファイル名です。4.1版ではサービス種類コード（2桁）に変更されました", "the name uses the withdrawn V4.0 3-character code; V4.1 uses a 2-character service type",
@@ -230,6 +242,11 @@ rules! {
         "ファイル種別を判定できない", "file cannot be identified",
         "ファイル名からも内容からも種別を判定できません（{reason}）", "neither the name nor the content identifies the file ({reason})",
         ref "D-IDENTIFY", ex "an unrelated CSV", fix "check that the file is an export of the standard" }
+
+    NameNoRule { "NAME011", Error, Name,
+        "ファイル名が規約に従っていない", "file name follows no name rule",
+        "ファイル名 {found} は標準仕様のファイル名規約に従っていません（内容からは {kind}: 正しい形式 {expected}）", "the file name {found} follows no name rule of the standard (its content is {kind}; expected {expected})",
+        ref "L4 L13-17 and each layout's ファイル名規約; D-IDENTIFY", ex "plan.csv holding 第6表 records", fix "name the file by its kind's rule; receivers and the hub judge files by name" }
 
     // ---------------------------------------------------------------- records
     RecColumnCount { "REC001", Error, Record,
@@ -274,10 +291,10 @@ rules! {
         "負の数", "negative number",
         "「{field}」が負の数 {value} です（減算行で使われることがありますが、仕様に記載はありません）", "{field} is negative ({value}); used for 減算 rows by some vendors, not stated in the spec",
         ref "SUMMARY §9; D-NEGATIVE", ex "単位数 -50 on a 同一建物減算 row", fix "check with the receiver" }
-    FldServiceNotLinked { "FLD009", Warning, Field,
+    FldServiceNotLinked { "FLD009", Error, Field,
         "連携対象外のサービス", "service type outside the exchange",
-        "サービスコード {value} のサービス種類 {code}（{name}）は連携対象外です。レコードを生成しないでください", "service code {value} has service type {code} ({name}), which is outside the exchange: such records should not be written",
-        ref "S4 L447-463", ex "a 41 特定福祉用具販売 row in 6表", fix "omit rows of non-linked service types" }
+        "サービスコード {value} のサービス種類 {code}（{name}）は連携対象外です。このサービスのレコードは生成しません", "service code {value} has service type {code} ({name}), which is outside the exchange: such records are not written",
+        ref "S4 L447-463; D-NOT-LINKED", ex "a 41 特定福祉用具販売 row in 6表", fix "omit rows of non-linked service types" }
     FldRange { "FLD010", Error, Field,
         "範囲外の値", "value out of range",
         "「{field}」の値 {value} は {min}〜{max} の範囲外です", "{field} value {value} is outside {min}..{max}",
@@ -384,6 +401,30 @@ rules! {
         "小計・合計行の空固定項目に値", "value in a column fixed empty on summary rows",
         "小計・全合計行（{code}）の「{field}」は空（Null）固定です（{value}）", "{field} is fixed empty (Null) on summary rows ({code}); found {value}",
         ref "L4 L636-640", ex "11AAAA row with 割引後単位数 3000", fix "leave 割引後率 and 割引後単位数 empty on subtotal and grand-total rows" }
+    TotLimitOutsideSubtotal { "TOT007", Error, Totals,
+        "区分支給限度対象外の小計に給付管理単位数", "給付管理単位数 on a subtotal outside the limit",
+        "区分支給限度対象外の種類別小計（{code}）の「{field}」は空（Null）固定です（{value}）", "{field} is fixed empty on the 区分支給限度対象外 subtotal {code} ({value})",
+        ref "L4 L590-600; L4 L646-652", ex "15EEEE with 給付管理単位数 40", fix "leave 給付管理単位数 empty for services outside the 区分支給限度" }
+    TotLimitOutsideType { "TOT008", Warning, Totals,
+        "区分支給限度外のサービスに給付管理単位数", "給付管理単位数 on a service outside the limit",
+        "サービス種類 {code}（{name}）は区分支給限度基準額の対象外のため「{field}」は空（Null）です（{value}）", "service type {code} ({name}) is outside the 区分支給限度, so {field} is empty ({value})",
+        ref "L4 L646-652; D-LIMIT-TYPES", ex "a 31 居宅療養管理指導 row with 給付管理単位数", fix "leave 給付管理単位数 empty" }
+    TotRowAmount { "TOT009", Warning, Totals,
+        "サービス単位金額が単位数×回数でない", "サービス単位金額 is not units × times",
+        "「{field}」{value} が 単位数 {units} × 回数／日数 {times} = {expected} と一致しません", "{field} {value} differs from units {units} × times {times} = {expected}",
+        ref "L4 L600-646; D-BILLING", ex "単位数 258, 回数 8, サービス単位金額 2000", fix "write the product of the (discounted) units and the count" }
+    TotGrandTotalSum { "TOT010", Warning, Totals,
+        "全合計が行の合計と一致しない", "grand total differs from the rows it sums",
+        "全合計行の「{field}」{value} が各行の合計 {expected} と一致しません（利用者 {user}）", "the grand total's {field} {value} differs from the sum of the rows, {expected} (user {user})",
+        ref "L4 L590-600; D-BILLING", ex "999999 row with 費用総額 10000 while the subtotals add up to 9800", fix "sum the subtotal rows (or the code rows of types without a subtotal)" }
+    TotSubtotalSum { "TOT012", Warning, Totals,
+        "種類別小計が行の合計と一致しない", "subtotal differs from the rows it sums",
+        "種類別小計（{code}）の「{field}」{value} がサービス種類 {stype} の各行の合計 {expected} と一致しません（利用者 {user}）", "subtotal {code}'s {field} {value} differs from the sum of type {stype}'s rows, {expected} (user {user})",
+        ref "L4 L590-600; D-BILLING", ex "15AAAA サービス単位金額 7335 while the 15xxxx rows add up to 6560", fix "recompute the subtotal from its rows" }
+    TotBilling { "TOT011", Warning, Totals,
+        "請求額の計算が合わない", "billing arithmetic does not add up",
+        "「{field}」{value} が {formula} = {expected} と一致しません", "{field} {value} differs from {formula} = {expected}",
+        ref "L4 L660-672; D-BILLING", ex "費用総額 20000 for 1770 units at 11.40 (20178)", fix "費用総額 = 区分支給限度基準内単位数 × 単位数単価 (rounded down), 請求額 = 費用総額 × 給付率 / 100 (rounded down), 利用者負担 = 費用総額 − 請求額" }
 
     // ---------------------------------------------------------------- 2表 numbering
     PlnDuplicateNumber { "PLN001", Warning, Numbering,
@@ -394,6 +435,90 @@ rules! {
         "支援計画の番号の重複", "duplicate 予防 支援計画 numbering",
         "計画 {plan} で 課題ＮＯ {issue}・支援計画ＮＯ {goal}・利用サービスＮＯ {item} が重複しています（最初は {first_line} 行目）", "plan {plan} repeats 課題ＮＯ {issue} / 支援計画ＮＯ {goal} / 利用サービスＮＯ {item} (first on line {first_line})",
         ref "L4 L1836-1839; D-PLN-UNIQUE", ex "two UPYOBO_SUB rows numbered 1/1/1 in one plan", fix "number 支援計画 within a 課題 and 利用サービス within a 支援計画 in sequence" }
+
+    // ---------------------------------------------------------------- dates and times
+    DatOutsideMonth { "DAT001", Error, Date,
+        "サービス利用日が対象年月の外", "service day outside the service month",
+        "「{field}」{value} は対象年月 {month} の日付ではありません", "{field} {value} is not a day of the service month {month}",
+        ref "L4 L384-386; L4 L352-354", ex "UPPLAN for 202506 with サービス利用日 20250701", fix "write each day in the file of its own month" }
+    DatMaskDayMissing { "DAT002", Error, Date,
+        "日割対象日に月にない日", "日割 mask marks a day the month lacks",
+        "「{field}」の {day} 日目が 1 ですが、{month} は {days} 日までです", "{field} marks day {day}, but {month} has {days} days",
+        ref "L4 L388-394", ex "a 31-day mask ending in 1 for June", fix "mark only days of the service month" }
+    DatMaskEmpty { "DAT003", Warning, Date,
+        "日割対象日に1がない", "日割 mask marks no day",
+        "「{field}」に 1 の日がありません。日割以外は空（Null）とします", "{field} marks no day; it is left empty when the service is not 日割",
+        ref "L4 L388-394", ex "0000000000000000000000000000000", fix "leave 日割対象日 empty, or mark the days" }
+    DatOrder { "DAT004", Warning, Date,
+        "期間の開始日が終了日より後", "period starts after it ends",
+        "「{field}」{value} が「{other}」{other_value} より後です", "{field} {value} is after {other} {other_value}",
+        ref "D-DATE-ORDER", ex "認定有効期間開始日 20260101, 認定有効期間終了日 20250101", fix "check the two dates" }
+    TimNoTimeOneSide { "TIM001", Warning, Time,
+        "開始・終了の一方だけが9999", "only one of start and end is 9999",
+        "「{field}」は {value} ですが「{other}」は {other_value} です。時間表示の無いサービスは両方 9999 です", "{field} is {value} but {other} is {other_value}; a service without a time has 9999 in both",
+        ref "L4 L398-402; D-TIME-9999", ex "サービス開始時刻 9999, サービス終了時刻 1000", fix "write 9999 in both, or two real times" }
+
+    // ---------------------------------------------------------------- 明細判別コード
+    EqpDetailOnOtherService { "EQP003", Error, Equipment,
+        "福祉用具貸与以外の行に明細判別コード", "明細判別コード on a row other than 福祉用具貸与",
+        "サービス種類 {code} の行に「{field}」{value} があります。福祉用具貸与以外は空（Null）です", "{field} {value} is set on a row of service type {code}; it is empty (Null) except on 福祉用具貸与 rows",
+        ref "L4 L452-460", ex "明細判別コード 1 on a 訪問介護 row", fix "leave 明細判別コード empty on other services" }
+    EqpDetailNumbering { "EQP004", Error, Equipment,
+        "明細判別コードで明細が区別されていない", "items not told apart by 明細判別コード",
+        "利用者 {user} の {service} {units} 単位に明細の異なる行が {count} 行ありますが、「{field}」が {detail} です（1からの連番で区別します）", "user {user} has {count} rows of {service} at {units} units for different items, but {field} is {detail} (number them 1, 2, 3…)",
+        ref "L4 L452-460", ex "two 171007 手すり貸与 300-unit rows (居室 and 廊下) both without 明細判別コード", fix "number the items 1, 2, 3… in 明細判別コード" }
+    EqpDetailSequence { "EQP005", Warning, Equipment,
+        "明細判別コードが1からの連番でない", "明細判別コード not numbered from 1",
+        "利用者 {user} の {service} {units} 単位の「{field}」が {found} です（1からの連番 {expected}）", "{field} of user {user}'s {service} at {units} units is {found} (numbers from 1: {expected})",
+        ref "L4 L452-460", ex "明細判別コード 2 and 3 with no 1", fix "number from 1 without gaps" }
+
+    // ---------------------------------------------------------------- 補足 サービス種類別限度額 枠
+    HskFrameGap { "HSK001", Error, Limits,
+        "限度額管理の枠が1枠から順に設定されていない", "limit frames not filled from 枠1 in order",
+        "{frame}枠に値がありますが、{gap}枠が空です。サービス種類別限度額管理の枠は１枠から順番に設定します", "frame {frame} is filled but frame {gap} is empty; the frames are filled from frame 1 in order",
+        ref "L4 L56-66", ex "１サービス種類コード empty, ２サービス種類コード 15", fix "move the frames up so that they start at 枠1" }
+    HskFrameWithoutType { "HSK002", Warning, Limits,
+        "サービス種類コードのない限度額の枠", "limit frame without a service type",
+        "{frame}枠に単位数がありますが「{field}」が空です", "frame {frame} holds units but {field} is empty",
+        ref "L4 L56-66; D-HOSOKU-FRAMES", ex "２支給限度基準額 5000 with ２サービス種類コード empty", fix "write the frame's サービス種類コード" }
+    HskShortStayType { "HSK003", Error, Limits,
+        "短期入所療養介護の枠のサービス種類コード", "短期入所療養介護 frame type",
+        "「{field}」が {value} です。短期入所療養介護の場合は 22（短期入所療養介護（介護老人保健施設））を設定します", "{field} is {value}; 短期入所療養介護 frames are written as 22",
+        ref "L4 L56-66", ex "１サービス種類コード 2A", fix "write 22" }
+    HskShortStayTypeYobo { "HSK004", Warning, Limits,
+        "介護予防短期入所療養介護の枠のサービス種類コード", "介護予防短期入所療養介護 frame type",
+        "「{field}」が {value} です。短期入所療養介護を22に揃える規定にならい、介護予防短期入所療養介護は 25 を設定します", "{field} is {value}; by analogy with the rule that writes 短期入所療養介護 as 22, 介護予防短期入所療養介護 is written as 25",
+        ref "L4 L56-66; D-HOSOKU-FRAMES", ex "１サービス種類コード 2B", fix "write 25" }
+
+    // ---------------------------------------------------------------- office numbers
+    OfcUpdater { "OFC001", Error, Office,
+        "更新業者コードの誤り", "更新業者コード is not the named office",
+        "「{field}」{value} は{whom_ja}（{expected}）ではありません", "{field} {value} is not {whom} ({expected})",
+        ref "L4 L124; L4 L210; L4 L284-287; L4 L482; L4 L688", ex "UPPLAN 予定 with 更新業者コード = the provider's number", fix "write the number of the office the layout names" }
+    OfcOther { "OFC002", Warning, Office,
+        "事業所番号の項目が想定の事業所でない", "office column is not the expected office",
+        "「{field}」{value} は{whom_ja}（{expected}）ではありません", "{field} {value} is not {whom} ({expected})",
+        ref "D-OFFICE-COLUMNS", ex "UPPLAN プラン担当業者コード different from the sending care-manager office", fix "check which office the column names" }
+
+    // ---------------------------------------------------------------- conditional requirements
+    CndRequired { "CND001", Error, Condition,
+        "条件付きの必須項目が空", "conditionally required field is empty",
+        "「{if_field}」が {if_value} のため「{field}」が必要です: {quote}", "{field} is required because {if_field} is {if_value}: {quote}",
+        ref "L4 L725-733 (see the rule's data row)", ex "UPKIHON 相談方法 03 with 相談方法(その他の内容) empty", fix "fill the field the layout asks for" }
+    CndExpected { "CND002", Warning, Condition,
+        "条件から想定される項目が空", "field expected by the form is empty",
+        "「{if_field}」が {if_value} ですが「{field}」が空です（{why_ja}）", "{if_field} is {if_value} but {field} is empty ({why})",
+        ref "D-CONDITIONS", ex "1表 生活援助中心型の算定理由 3 (その他) with その他理由 empty", fix "fill the field" }
+
+    // ---------------------------------------------------------------- who sends what
+    RolSenderType { "ROL001", Warning, Role,
+        "送信元・送信先のサービス種類が種別に合わない", "service type does not fit who sends the kind",
+        "{kind} は{direction_ja}ですが、{party_ja}のサービス種類が {code}（{name}）です", "{kind} goes {direction}, but the {party}'s service type is {code} ({name})",
+        ref "S4 L278-300; S4 L480-506; D-ROLES", ex "UPPLAN sent by a 15 通所介護 office", fix "send 予定 and 計画書 from the care-manager office, 実績 from the service office" }
+    RelUnrelatedUser { "REL001", Warning, Role,
+        "送信先に関係のない利用者", "user unrelated to the receiving office",
+        "利用者 {user} には送信先 {receiver} のサービスがありません（送信先に関係ない利用者は送信しません）", "user {user} has no service of the receiving office {receiver} (users unrelated to the receiver are not sent)",
+        ref "S4 L465-478; S4 L597-608; D-RELEVANCE", ex "a 6表 for office X holding a user served only by office Y", fix "send each office only the users it serves" }
 
     // ---------------------------------------------------------------- cross-file keys
     XrfPlanWithoutTable1 { "XRF001", Error, CrossFile,
@@ -428,6 +553,18 @@ rules! {
         "対応する帳票のない利用者補足情報", "利用者補足情報 without its form",
         "利用者補足情報 {key} に対応する{parent}がありません", "利用者補足情報 {key} has no matching {parent}",
         ref "S4 L346-393", ex "a 補足 record for a user not in the 6表", fix "send 補足 only for users of the unit" }
+    XrfSikyuServiceWithoutPlan { "XRF009", Warning, CrossFile,
+        "第6表にないサービスの第7表の行", "table 7 service without table 6 rows",
+        "第7表の利用者 {user} の {office} {service} に対応する第6表の行がありません", "table 7 has {service} of {office} for user {user}, which table 6 lacks",
+        ref "S4 L389-393; S4 L447-463; D-TABLES-6-7", ex "a 7表 row 151215 whose 6表 has no 151215 day", fix "write 6表 and 7表 from the same plan" }
+    XrfSikyuTimes { "XRF010", Warning, CrossFile,
+        "第7表の回数が第6表と一致しない", "table 7 count differs from table 6",
+        "利用者 {user} の {office} {service}: 第7表の回数／日数 {sikyu} と第6表の回数 {plan} が一致しません", "user {user}, {service} of {office}: table 7 counts {sikyu}, table 6 {plan}",
+        ref "S4 L389-393; D-TABLES-6-7", ex "7表 回数／日数 8 for a service planned on 9 days", fix "count the 6表 days (times) of the service" }
+    XrfPlanServiceWithoutSikyu { "XRF011", Warning, CrossFile,
+        "第7表にない第6表のサービス", "table 6 service without a table 7 row",
+        "第6表の利用者 {user} の {office} {service} が第7表にありません", "table 6 has {service} of {office} for user {user}, which table 7 lacks",
+        ref "S4 L389-393; S4 L447-463; D-TABLES-6-7", ex "a 6表 service 155051 missing from 7表", fix "write every planned service in 7表" }
 
     // ---------------------------------------------------------------- send units
     UnitCombination { "UNIT001", Error, Unit,
@@ -450,6 +587,10 @@ rules! {
         "送信単位内でサービス種類が異なる", "service types differ within a send unit",
         "連番 {serial} のファイルのサービス種類が一致しません（{types}）", "the files of serial {serial} name different service types ({types})",
         ref "L4 L893-898, L4 L938-943, L4 L1209-1214", ex "UPKIHON_SUB1 with other service types than its UPKIHON", fix "annexes reuse the parent's name segments" }
+    UnitUnplaced { "UNIT006", Error, Unit,
+        "送信単位に入れられないファイル", "file that belongs to no send unit",
+        "{file} はファイル名から連番・送信元・送信先が読めないため、送信単位として判定できません{hint}", "{file} cannot be judged with a send unit: its name gives no 連番, sender or receiver{hint}",
+        ref "S4 L413-433; D-IDENTIFY", ex "plan.csv beside UPSIKYU_… and UPHOSOKU_… files", fix "give the file its standard name with the unit's 連番" }
 }
 
 /// Replaces `{name}` in `template` with the value of that argument.

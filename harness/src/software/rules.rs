@@ -37,7 +37,26 @@ pub struct RoundTrip {
     pub fields: Vec<String>,
     /// The fields that pair an imported record with an exported one (a subset of `fields`).
     pub pair_by: Vec<String>,
+    /// How reports name a record: text with `{column}` placeholders (columns of `fields`).
+    pub record: String,
     pub src: String,
+}
+
+impl RoundTrip {
+    /// A record's name in reports: [`RoundTrip::record`] with its values filled in.
+    pub fn record_name(&'static self, values: &BTreeMap<String, String>) -> String {
+        let args: Vec<(&'static str, String)> = self
+            .record_columns()
+            .into_iter()
+            .map(|c| (c, values.get(c).cloned().unwrap_or_default()))
+            .collect();
+        careplan_spec::rules::render(&self.record, &args)
+    }
+
+    /// The columns `record` names.
+    pub fn record_columns(&'static self) -> Vec<&'static str> {
+        careplan_spec::rules::placeholders(&self.record)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,12 +116,28 @@ mod tests {
                 for f in &t.pair_by {
                     assert!(t.fields.contains(f), "{kind}: pair_by {f} is not compared");
                 }
+                let named = t.record_columns();
+                assert!(!named.is_empty(), "{kind}: record names no column");
+                for c in named {
+                    assert!(t.fields.iter().any(|f| f == c), "{kind}: record names {c}");
+                }
                 assert!(
                     rules().provider.contains_key(&t.imported),
                     "{kind}: no provider columns"
                 );
             }
         }
+        let t = &r.round_trip[0];
+        let values: BTreeMap<String, String> = [
+            ("保険者番号", "131016"),
+            ("被保険者番号", "1234500001"),
+            ("サービス利用日", "20250602"),
+            ("サービスコード", "151325"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(t.record_name(&values), "131016/1234500001 20250602 151325");
         for (kind, d) in &r.deletes {
             assert!(kind.is_deletion(), "{kind}");
             assert!(!d.removes.is_empty());

@@ -112,6 +112,25 @@ fn key_of(kind: FileKind, month: Option<MonthSegment>, record: &Record) -> Vec<S
 }
 
 /// The service office and type of one record, where its kind names them.
+/// A planned record as the service office records it in its 実績: the columns that carry another
+/// column's office in a 実績 (更新業者コード = the record's サービス事業者コード, L4 L482) take that
+/// value; the spec core's `data/office_columns.toml` says which.
+fn as_actual(plan: &Record) -> Record {
+    let mut actual = plan.clone();
+    for row in careplan_spec::checks::offices::data() {
+        if !row.kinds.contains(&FileKind::UpJsk) {
+            continue;
+        }
+        if let Some(source) = row.is.strip_prefix("column:")
+            && let Some(value) = plan.get(source)
+            && actual.contains_key(&row.column)
+        {
+            actual.insert(row.column.clone(), value.clone());
+        }
+    }
+    actual
+}
+
 fn record_provider(kind: FileKind, record: &Record) -> Option<(String, Option<String>)> {
     let cols = rules().provider.get(&kind)?;
     let office = record.get(&cols.office).cloned().unwrap_or_default();
@@ -609,9 +628,10 @@ impl CareState {
                 kind: FileKind::UpJsk,
                 ..plan.id.clone()
             };
+            let records = plan.records.iter().map(as_actual).collect();
             self.insert(Doc {
                 id: actual,
-                records: plan.records.clone(),
+                records,
                 image: None,
                 source: Source::Recorded,
                 order: 0,

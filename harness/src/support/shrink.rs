@@ -25,6 +25,7 @@ use super::raw::{self, RawFile};
 use crate::outcome::Verdict;
 use crate::runner::{self, RunOptions, SutConfig};
 use crate::scenario::Scenario;
+use crate::suite::Origin;
 
 /// What must still happen on the reduced files.
 pub enum Goal<'a> {
@@ -307,15 +308,39 @@ fn ddmin<T: Clone>(items: Vec<T>, test: &mut dyn FnMut(&[T]) -> bool) -> Vec<T> 
 /// staying valid, but do count as a goal).
 fn rules_of(files: &[Input]) -> (BTreeSet<String>, BTreeSet<String>) {
     let v = validate_files(files, careplan_spec::Options::default());
+    let tolerated = tolerated();
     let mut all = BTreeSet::new();
     let mut counted = BTreeSet::new();
     for (_, f) in v.located() {
-        all.insert(f.rule.id().to_owned());
-        if f.severity >= Severity::Warning {
-            counted.insert(f.rule.id().to_owned());
+        let id = f.rule.id();
+        all.insert(id.to_owned());
+        let derived = f.severity == Severity::Warning && tolerated.contains(id);
+        if f.severity >= Severity::Warning && !derived {
+            counted.insert(id.to_owned());
         }
     }
     (all, counted)
+}
+
+/// The warnings a cut may introduce (`data/shrink_tolerated.toml`): figures derived from rows.
+fn tolerated() -> &'static BTreeSet<String> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        rule: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        tolerated: Vec<Entry>,
+    }
+    static TABLE: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        toml::from_str::<File>(include_str!("../../data/shrink_tolerated.toml"))
+            .expect("data/shrink_tolerated.toml parses")
+            .tolerated
+            .into_iter()
+            .map(|e| e.rule)
+            .collect()
+    })
 }
 
 /// The failing steps of a run: (step, verdict).
@@ -357,6 +382,15 @@ fn write_roots(
     Ok(out)
 }
 
+/// Where a fixture of a scenario read from disk lies (`cpkit shrink --scenario` reads a file on
+/// disk, so its fixtures resolve on disk too; a built-in path is kept as written).
+fn on_disk(s: &Scenario, fixture: &str) -> PathBuf {
+    match s.resolve(fixture) {
+        Origin::Disk(p) => p,
+        Origin::Builtin(p) => PathBuf::from(p),
+    }
+}
+
 /// The scenario with every fixture or attachment naming one of `roots` replaced by its stand-in.
 fn substituted(s: &Scenario, roots: &[PathBuf], stand_ins: &[PathBuf]) -> (Scenario, usize) {
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
@@ -366,7 +400,7 @@ fn substituted(s: &Scenario, roots: &[PathBuf], stand_ins: &[PathBuf]) -> (Scena
     for step in &mut out.file.steps {
         let step = step.get_mut();
         let swap = |p: &str| -> Option<String> {
-            let c = canon(&s.resolve(p));
+            let c = canon(&on_disk(s, p));
             roots
                 .iter()
                 .position(|r| *r == c)
@@ -416,7 +450,7 @@ pub fn shrink(
             if n == 0 {
                 return Err(ShrinkError::Scenario(format!(
                     "{}: none of the paths given is a fixture or attachment of the scenario",
-                    scenario.path.display()
+                    scenario.name
                 )));
             }
             let outcome = run_sut(config, scenario, work, 0, inputs, roots)?;
@@ -867,7 +901,7 @@ pub fn sut_scenario(
         paths.extend(&step.attach);
         let mut body = text[span.clone()].to_owned();
         for p in paths {
-            let resolved = canon(&s.resolve(p));
+            let resolved = canon(&on_disk(s, p));
             let new = match roots.iter().position(|r| *r == resolved) {
                 Some(k) => relative(out_dir, &stand_ins[k]),
                 None => relative(out_dir, &resolved),
@@ -878,13 +912,22 @@ pub fn sut_scenario(
     }
     format!(
         "# Written by cpkit shrink from {}: the scenario on the minimal files (files/).\n{text}",
-        s.path.display()
+        s.name
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tolerated_rules_are_warnings_of_the_catalogue() {
+        for id in tolerated() {
+            let rule = RuleId::from_id(id).unwrap_or_else(|| panic!("unknown rule {id}"));
+            assert_eq!(rule.rule().severity, Severity::Warning, "{id}");
+        }
+        assert!(tolerated().contains("TOT010"));
+    }
 
     #[test]
     fn ddmin_finds_the_one_item_that_matters_deterministically() {

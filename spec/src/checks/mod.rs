@@ -23,12 +23,22 @@ use crate::sink::Sink;
 use crate::tokenizer::RawRecord;
 use crate::unitdef::UnitDef;
 
+pub mod billing;
+pub mod conditions;
+pub mod dates;
+pub mod detail_code;
 pub mod fields;
+pub mod frames;
 pub mod keys;
 pub mod month;
 pub mod names;
 pub mod numbering;
+pub mod offices;
+pub mod relevance;
+pub mod roles;
 pub mod services;
+pub mod tables67;
+pub mod times;
 pub mod totals;
 pub mod version;
 
@@ -64,8 +74,18 @@ pub static FAMILIES: &[&Family] = &[
     &keys::FAMILY,
     &names::FAMILY,
     &services::FAMILY,
+    &detail_code::FAMILY,
+    &dates::FAMILY,
+    &times::FAMILY,
     &totals::FAMILY,
+    &billing::FAMILY,
     &numbering::FAMILY,
+    &frames::FAMILY,
+    &offices::FAMILY,
+    &conditions::FAMILY,
+    &roles::FAMILY,
+    &relevance::FAMILY,
+    &tables67::FAMILY,
 ];
 
 /// What a check knows of the file it reads.

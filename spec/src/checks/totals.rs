@@ -25,6 +25,8 @@ pub static FAMILY: Family = Family {
         RuleId::TotMissingSubtotal,
         RuleId::TotOrphanSubtotal,
         RuleId::TotSummaryNotNull,
+        RuleId::TotLimitOutsideSubtotal,
+        RuleId::TotLimitOutsideType,
     ],
     hooks: &[Hook::Records {
         applies: |ctx| kind_in(ctx, &[FileKind::UpSikyu]),
@@ -48,6 +50,8 @@ struct Totals {
     user: Vec<Col>,
     code: Col,
     office: Col,
+    /// 給付管理単位数: empty for services outside the 区分支給限度 (L4 L646-652).
+    managed: Col,
     /// Columns fixed on summary rows, with what they hold there.
     fixed: Vec<(Col, SummaryValue)>,
     users: BTreeMap<String, User>,
@@ -60,6 +64,7 @@ impl Totals {
             user: key_cols(ctx, key_columns(ctx.kind.prefix())),
             code: ctx.col("サービスコード"),
             office: ctx.col("サービス事業所コード"),
+            managed: ctx.col("給付管理単位数"),
             fixed: ctx
                 .view
                 .columns
@@ -91,6 +96,37 @@ impl Totals {
     }
 }
 
+impl Totals {
+    /// 給付管理単位数 on a 区分支給限度対象外 subtotal (TOT007) or on a type outside the limit (TOT008).
+    fn outside_limit(&self, rec: &Record, code: &str, out: &mut Out) {
+        let managed = rec.text(self.managed);
+        if managed.is_empty() {
+            return;
+        }
+        if let Some((_, sub)) = self.summary.subtotal(code) {
+            if sub.outside_limit {
+                out.sink.push(
+                    rec.finding(RuleId::TotLimitOutsideSubtotal, self.managed)
+                        .arg("code", code)
+                        .value(managed),
+                );
+            }
+            return;
+        }
+        if let Some(stype) = ServiceTypeCode::of_service_code(code)
+            && let Some(t) = codes::service_type(stype.as_str())
+            && t.outside_limit
+        {
+            out.sink.push(
+                rec.finding(RuleId::TotLimitOutsideType, self.managed)
+                    .arg("code", stype)
+                    .arg("name", &t.name)
+                    .value(managed),
+            );
+        }
+    }
+}
+
 impl Check for Totals {
     fn record(&mut self, rec: &Record, out: &mut Out) {
         let Some(user) = key_of(rec, &self.user) else {
@@ -110,6 +146,7 @@ impl Check for Totals {
                 );
             }
         }
+        self.outside_limit(rec, code, out);
         let entry = self.users.entry(user).or_insert_with(|| User {
             first_line: line,
             ..Default::default()

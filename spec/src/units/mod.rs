@@ -52,29 +52,62 @@ pub fn check_units(reports: &[FileReport], options: Options) -> Vec<UnitReport> 
     // A send unit is one transfer: files in different folders never form one unit, even with equal
     // serials and offices (decision D-UNIT-FOLDER).
     type Key = (OfficeNumber, Serial, OfficeNumber, String);
+    let folder_of = |r: &FileReport| {
+        std::path::Path::new(&r.path)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
     for (i, r) in reports.iter().enumerate() {
         if let Some(n) = &r.name {
-            let folder = std::path::Path::new(&r.path)
-                .parent()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
             groups
                 .entry((
                     n.receiver.office.clone(),
                     n.serial.clone(),
                     n.sender.office.clone(),
-                    folder,
+                    folder_of(r),
                 ))
                 .or_default()
                 .push(i);
         }
     }
+    // A file whose name gives no 連番 (renamed, identified from its content) is judged with the unit
+    // of its folder when that is the only one; otherwise every unit of the folder says it could not
+    // be placed (UNIT006). D-IDENTIFY.
+    let mut unplaced: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+    for (i, r) in reports.iter().enumerate() {
+        if r.name.is_some() || r.kind.is_none() {
+            continue;
+        }
+        let folder = folder_of(r);
+        let here: Vec<Key> = groups.keys().filter(|k| k.3 == folder).cloned().collect();
+        match here.as_slice() {
+            [only] => groups.get_mut(only).expect("a key of groups").push(i),
+            keys => {
+                for k in keys {
+                    unplaced.entry(k.clone()).or_default().push(i);
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut order: BTreeMap<OfficeNumber, usize> = BTreeMap::new();
-    for ((receiver, serial, sender, _folder), files) in groups {
+    for (key, files) in groups {
         let mut sink = Sink::new("", options);
-        let unit = check_group(reports, &files, &serial, &mut sink);
+        let unit = check_group(reports, &files, &key.1, &mut sink);
+        for &i in unplaced.get(&key).into_iter().flatten() {
+            sink.push(
+                Finding::new(RuleId::UnitUnplaced)
+                    .file(&reports[i].path)
+                    .arg("file", &reports[i].path)
+                    .arg(
+                        "hint",
+                        " — このフォルダには複数の送信単位があります / the folder holds several send units",
+                    ),
+            );
+        }
+        let (receiver, serial, sender, _folder) = key;
         let position = order.entry(receiver.clone()).or_insert(0);
         *position += 1;
         out.push(UnitReport {
@@ -94,13 +127,7 @@ pub fn check_units(reports: &[FileReport], options: Options) -> Vec<UnitReport> 
 fn names(reports: &[FileReport], files: &[usize]) -> String {
     files
         .iter()
-        .map(|&i| {
-            reports[i]
-                .name
-                .as_ref()
-                .map(|n| n.kind.prefix())
-                .unwrap_or("?")
-        })
+        .map(|&i| reports[i].kind.map(|k| k.prefix()).unwrap_or("?"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -111,11 +138,15 @@ fn check_group(
     serial: &Serial,
     sink: &mut Sink,
 ) -> Option<&'static UnitDef> {
-    let name = |i: usize| reports[i].name.as_ref().expect("grouped files have names");
     let unit_finding = |rule: RuleId| Finding::new(rule).arg("serial", serial);
+    // Names carry shape, service types and month; a renamed file placed here has only its content.
+    let named: Vec<&crate::filename::FileName> = files
+        .iter()
+        .filter_map(|&i| reports[i].name.as_ref())
+        .collect();
 
     // Versions and shapes.
-    let shapes: BTreeSet<SpecVersion> = files.iter().map(|&i| name(i).shape).collect();
+    let shapes: BTreeSet<SpecVersion> = named.iter().map(|n| n.shape).collect();
     if shapes.len() > 1 {
         let list = shapes
             .iter()
@@ -129,7 +160,9 @@ fn check_group(
     // Duplicate kinds.
     let mut kinds: BTreeMap<FileKind, Vec<usize>> = BTreeMap::new();
     for &i in files {
-        kinds.entry(name(i).kind).or_default().push(i);
+        if let Some(kind) = reports[i].kind {
+            kinds.entry(kind).or_default().push(i);
+        }
     }
     for (kind, list) in &kinds {
         if list.len() > 1 && *kind != FileKind::UpKihonImage {
@@ -143,15 +176,10 @@ fn check_group(
 
     // Service types named in the files (only names that carry them; V3 names have none, and a
     // V3/V4 mix is UNIT003's concern).
-    let types: BTreeSet<(Option<ServiceTypeCode>, Option<ServiceTypeCode>)> = files
+    let types: BTreeSet<(Option<ServiceTypeCode>, Option<ServiceTypeCode>)> = named
         .iter()
-        .filter(|&&i| name(i).shape.is_v4())
-        .map(|&i| {
-            (
-                name(i).sender.service_type(),
-                name(i).receiver.service_type(),
-            )
-        })
+        .filter(|n| n.shape.is_v4())
+        .map(|n| (n.sender.service_type(), n.receiver.service_type()))
         .collect();
     if types.len() > 1 {
         let show = |t: &Option<ServiceTypeCode>| {
@@ -166,13 +194,18 @@ fn check_group(
     }
 
     // Months of the monthly files and of a month-tied 補足.
-    let months: BTreeSet<String> = files
+    let mut months: BTreeSet<String> = named
         .iter()
-        .filter_map(|&i| match name(i).month {
+        .filter_map(|n| match n.month {
             Some(MonthSegment::Month(m)) => Some(m.to_string()),
             _ => None,
         })
         .collect();
+    for &i in files {
+        if reports[i].name.is_none() {
+            months.extend(reports[i].months.iter().map(|m| m.to_string()));
+        }
+    }
     if months.len() > 1 {
         sink.push(
             unit_finding(RuleId::UnitMonthMismatch)
@@ -182,12 +215,19 @@ fn check_group(
 
     // The combination.
     let present: BTreeSet<FileKind> = kinds.keys().copied().collect();
-    let hosoku = kinds
-        .get(&FileKind::UpHosoku)
-        .map(|l| match name(l[0]).month {
-            Some(MonthSegment::Zero) => HosokuRule::Zero,
-            _ => HosokuRule::Month,
-        });
+    let hosoku = kinds.get(&FileKind::UpHosoku).map(|l| {
+        let r = &reports[l[0]];
+        let zero = match r.name.as_ref() {
+            Some(n) => n.month == Some(MonthSegment::Zero),
+            // From content: a 補足 tied to 1表 holds no service month.
+            None => r.months.is_empty() && !r.keys.hosoku_plan.is_empty(),
+        };
+        if zero {
+            HosokuRule::Zero
+        } else {
+            HosokuRule::Month
+        }
+    });
     let matched = definitions().iter().find(|d| {
         d.applies_to(version)
             && d.required.iter().all(|k| present.contains(k))

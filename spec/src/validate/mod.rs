@@ -67,6 +67,7 @@ pub static DRIVER_RULES: &[RuleId] = &[
     RuleId::NameMalformed,
     RuleId::NameIdentifiedFromContent,
     RuleId::NameUnidentified,
+    RuleId::NameNoRule,
     RuleId::RecColumnCount,
     RuleId::RecHeaderRow,
     RuleId::FileNotJpeg,
@@ -89,6 +90,8 @@ pub struct FileValidator {
     month_column: Option<usize>,
     /// The parsed name (also in the report, which the checks write to).
     name: Option<FileName>,
+    /// The bare file name as given, for a name that follows no rule (NAME011).
+    file_name: String,
 }
 
 impl FileValidator {
@@ -143,6 +146,7 @@ impl FileValidator {
         let name = report.name.clone();
         Self {
             name,
+            file_name: file_name.to_owned(),
             sink,
             report,
             view,
@@ -364,6 +368,13 @@ impl FileValidator {
                                 .join(", ")
                         ));
                     }
+                    // The identification is a note; the name still breaks the name rule (D-IDENTIFY).
+                    self.sink.push(
+                        Finding::new(RuleId::NameNoRule)
+                            .arg("found", &self.file_name)
+                            .arg("kind", &kind)
+                            .arg("expected", crate::filename::template(g.kind, g.version)),
+                    );
                     self.sink.push(
                         Finding::new(RuleId::NameIdentifiedFromContent)
                             .at(rec.start)

@@ -6,27 +6,41 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use careplan_mock_server::client::{CLIENT_VERSION, Client, Identity};
+use careplan_mock_server::client::{CLIENT_VERSION, Client, ClientError, Identity, TerminalKeys};
 use careplan_mock_server::config::{ApiShape, Config, DEMO_PASSWORD, demo_user_id};
 use careplan_mock_server::hub::Destination;
 use careplan_mock_server::pki::{CertKind, Pki, Variant, read_cert_info};
 use careplan_spec::OfficeNumber;
 use clap::{Args, Subcommand};
 
+/// The PKI folder option, the same on every command.
+#[derive(Args, Clone)]
+pub struct PkiDir {
+    /// PKI folder: ca/ (the test CA and its CRL), server/, offices/<office>/ (client
+    /// certificates and this PC's terminal keys).
+    #[arg(
+        long = "certs",
+        visible_alias = "dir",
+        default_value = "certs",
+        env = "CPKIT_CERTS"
+    )]
+    pub certs: PathBuf,
+}
+
 #[derive(Subcommand)]
 pub enum CertsCommand {
     /// Create the test CA, an unrelated CA, an empty CRL and the server certificate for localhost.
     Init {
-        #[arg(long, default_value = "certs")]
-        dir: PathBuf,
+        #[command(flatten)]
+        pki: PkiDir,
         /// Replace an existing PKI (every certificate issued from it stops working).
         #[arg(long)]
         force: bool,
     },
     /// Issue an office client certificate (CN = office number, OU = kind).
     Issue {
-        #[arg(long, default_value = "certs")]
-        dir: PathBuf,
+        #[command(flatten)]
+        pki: PkiDir,
         /// The 10-digit office number (事業所番号).
         #[arg(long)]
         office: String,
@@ -39,40 +53,105 @@ pub enum CertsCommand {
         /// File name stem under certs/offices/<office>/ (default: client, or the variant's name).
         #[arg(long)]
         name: Option<String>,
+        /// Replace the office's existing certificate of this name (the old one keeps working
+        /// until it is revoked).
+        #[arg(long)]
+        force: bool,
     },
     /// Revoke an issued certificate (the running hub re-reads the CRL).
     Revoke {
-        #[arg(long, default_value = "certs")]
-        dir: PathBuf,
+        #[command(flatten)]
+        pki: PkiDir,
+        /// The certificate file to revoke, e.g. certs/offices/0310000100/client.pem.
         cert: PathBuf,
     },
-    /// Show the office certificates under the PKI directory.
+    /// Show the office certificates under the PKI folder.
     Show {
-        #[arg(long, default_value = "certs")]
-        dir: PathBuf,
+        #[command(flatten)]
+        pki: PkiDir,
     },
 }
 
+/// `--certs DIR` when the folder is not the default (so that printed commands work as pasted).
+fn certs_flag(dir: &Path) -> String {
+    if dir == Path::new("certs") {
+        String::new()
+    } else {
+        format!(" --certs {}", shell_word(&dir.display().to_string()))
+    }
+}
+
+/// A word as a POSIX shell reads it back (quoted only when it has to be).
+fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// How to run this `cpkit` again from the same folder: `cpkit` when that is what was typed (on
+/// PATH), else the path it was started by (e.g. `target/release/cpkit` after `cargo build`).
+fn program() -> String {
+    let arg0 = std::env::args().next().unwrap_or_default();
+    if arg0.contains('/') {
+        shell_word(&arg0)
+    } else {
+        "cpkit".to_owned()
+    }
+}
+
+/// "1 file", "2 files".
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn certs(command: CertsCommand) -> Result<()> {
+    let cpkit = program();
     match command {
-        CertsCommand::Init { dir, force } => {
+        CertsCommand::Init { pki, force } => {
+            let dir = pki.certs;
             Pki::new(&dir).init(force)?;
             println!("test PKI created in {}", dir.display());
             println!("  CA:     {}", Pki::new(&dir).ca_cert().display());
             println!("  server: {}", Pki::new(&dir).server().cert.display());
-            println!("next: cpkit certs issue --office 0310000100");
+            println!(
+                "next: {cpkit} certs issue{} --office 0310000100",
+                certs_flag(&dir)
+            );
         }
         CertsCommand::Issue {
-            dir,
+            pki,
             office,
             kind,
             variant,
             name,
+            force,
         } => {
+            let dir = pki.certs;
             let number = parse_office(&office)?;
             let kind: CertKind = kind.parse()?;
             let variant: Variant = variant.parse()?;
-            let files = Pki::new(&dir).issue(&number, kind, variant, name.as_deref())?;
+            let pki = Pki::new(&dir);
+            let stem = name.clone().unwrap_or_else(|| {
+                if variant == Variant::Valid {
+                    "client".to_owned()
+                } else {
+                    variant.tag().to_owned()
+                }
+            });
+            let existing = pki.office(&number, &stem);
+            if existing.cert.exists() && !force {
+                bail!(
+                    "office {office} already has a certificate at {}; `--force` replaces it (the old one keeps working until `cpkit certs revoke`)",
+                    existing.cert.display()
+                );
+            }
+            let files = pki.issue(&number, kind, variant, name.as_deref())?;
             println!(
                 "issued {} ({}, {}) for office {office}",
                 files.cert.display(),
@@ -80,8 +159,14 @@ pub fn certs(command: CertsCommand) -> Result<()> {
                 variant.tag()
             );
             println!("  key: {} (never commit it)", files.key.display());
+            println!(
+                "next: {cpkit} inbox{} --office {office}   (or send: {cpkit} send{} --office {office} --to OFFICE FILES…)",
+                certs_flag(&dir),
+                certs_flag(&dir)
+            );
         }
-        CertsCommand::Revoke { dir, cert } => {
+        CertsCommand::Revoke { pki, cert } => {
+            let dir = pki.certs;
             Pki::new(&dir).revoke(&cert)?;
             println!(
                 "revoked {}; the CRL is {}",
@@ -89,7 +174,8 @@ pub fn certs(command: CertsCommand) -> Result<()> {
                 Pki::new(&dir).crl().display()
             );
         }
-        CertsCommand::Show { dir } => {
+        CertsCommand::Show { pki } => {
+            let dir = pki.certs;
             let offices = dir.join("offices");
             let mut rows = Vec::new();
             for entry in std::fs::read_dir(&offices)
@@ -114,12 +200,16 @@ pub fn certs(command: CertsCommand) -> Result<()> {
                     "valid dates"
                 };
                 println!(
-                    "{}  office {}  kind {}  {}  ({} days left)",
+                    "{}  office {}  kind {}  {}  ({} left)",
                     path.display(),
                     info.office,
                     info.kind.map(|k| k.tag()).unwrap_or("?"),
                     state,
-                    (info.not_after - now).div_euclid(86_400)
+                    plural(
+                        usize::try_from((info.not_after - now).div_euclid(86_400)).unwrap_or(0),
+                        "day",
+                        "days"
+                    )
                 );
             }
         }
@@ -142,7 +232,7 @@ pub struct ServeArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// PKI folder, overriding the configuration.
-    #[arg(long)]
+    #[arg(long, env = "CPKIT_CERTS")]
     certs: Option<PathBuf>,
     /// Listen address, overriding the configuration (e.g. 127.0.0.1:0 for a free port).
     #[arg(long)]
@@ -151,6 +241,10 @@ pub struct ServeArgs {
     /// care-plan API), overriding the configuration.
     #[arg(long, value_parser = ["v1", "2027"])]
     api: Option<String>,
+    /// What the terminal shows: error, warn, info (one line per request, the default), debug,
+    /// trace, or directives such as `info,cpkit::request=warn`; overrides RUST_LOG.
+    #[arg(long)]
+    log_level: Option<String>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -160,10 +254,88 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("failed to start the async runtime")
 }
 
+/// The log filter of `cpkit serve`: `--log-level`, else `RUST_LOG`, else `info`.
+fn log_filter(given: Option<&str>) -> Result<tracing_subscriber::filter::Targets> {
+    let env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let (text, from) = match (given, env.as_deref()) {
+        (Some(g), _) => (g, "--log-level"),
+        (None, Some(e)) => (e, "RUST_LOG"),
+        (None, None) => ("info", "the default"),
+    };
+    text.parse()
+        .with_context(|| format!("{from} {text:?} is not a log level (error, warn, info, debug, trace) or a list of TARGET=LEVEL directives"))
+}
+
+/// The demo send unit (golden/valid/v4.1/riyohyo-minimal), written next to the database so
+/// that the printed `cpkit send` works from any folder.
+const DEMO_UNIT: &[(&str, &[u8])] = &[
+    (
+        "UPHOSOKU_202506_0310000100_43_0320000202_15_20250527090000.CSV",
+        include_bytes!(
+            "../../../../golden/valid/v4.1/riyohyo-minimal/UPHOSOKU_202506_0310000100_43_0320000202_15_20250527090000.CSV"
+        ),
+    ),
+    (
+        "UPPLAN_202506_0310000100_43_0320000202_15_20250527090000.CSV",
+        include_bytes!(
+            "../../../../golden/valid/v4.1/riyohyo-minimal/UPPLAN_202506_0310000100_43_0320000202_15_20250527090000.CSV"
+        ),
+    ),
+    (
+        "UPSIKYU_202506_0310000100_43_0320000202_15_20250527090000.CSV",
+        include_bytes!(
+            "../../../../golden/valid/v4.1/riyohyo-minimal/UPSIKYU_202506_0310000100_43_0320000202_15_20250527090000.CSV"
+        ),
+    ),
+];
+
+fn write_demo_unit(data: &Path) -> Result<PathBuf> {
+    let dir = data.join("demo-unit");
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    for (name, bytes) in DEMO_UNIT {
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("failed to write {}", path.display()))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Waits for Ctrl-C or (on Unix) SIGTERM; both stop the hub the same graceful way.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                tokio::signal::ctrl_c().await.ok();
+                "Ctrl-C"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok();
+        "Ctrl-C"
+    }
+}
+
 pub fn serve(args: ServeArgs) -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = log_filter(args.log_level.as_deref())?;
     let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
         .with_writer(std::io::stderr)
+        .finish()
+        .with(filter)
         .try_init();
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
@@ -191,6 +363,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         println!("created a dev PKI in {}", config.certs.display());
     }
     let demo = config.offices.is_empty();
+    let cpkit = program();
     runtime()?.block_on(async move {
         let server = careplan_mock_server::start(config).await?;
         let hub = &server.hub.config;
@@ -209,46 +382,95 @@ pub fn serve(args: ServeArgs) -> Result<()> {
                 "  demo registry: 0310000100 (居宅 43) → 0320000202 (15), 0320000201 (11+15), …; user KJ<office>01, password {DEMO_PASSWORD}"
             );
         }
-        let url = if server.addr.port() == 8443 {
+        let url = if server.url() == "https://127.0.0.1:8443" {
             String::new()
         } else {
             format!(" --url {}", server.url())
         };
+        let certs = certs_flag(&hub.certs);
         if hub.api == ApiShape::V1 {
-            println!("next, in a second terminal:");
-            println!(
-                "  cpkit certs issue --office 0310000100 && cpkit certs issue --office 0320000202"
-            );
-            println!(
-                "  cpkit send{url} --office 0310000100 --to 0320000202 golden/valid/v4.1/riyohyo-minimal"
-            );
-            println!("  cpkit fetch{url} --office 0320000202 --out received/");
+            println!("next, in a second terminal in this folder:");
+            println!("  {cpkit} certs issue{certs} --office 0310000100");
+            println!("  {cpkit} certs issue{certs} --office 0320000202");
+            let files = if demo {
+                shell_word(&write_demo_unit(&hub.data)?.display().to_string())
+            } else {
+                "FILES…".to_owned()
+            };
+            println!("  {cpkit} send{url}{certs} --office 0310000100 --to 0320000202 {files}");
+            println!("  {cpkit} fetch{url}{certs} --office 0320000202 --out received/");
         } else {
             println!("the 2027 interface is described in docs/exchange.md (cpkit send/inbox/fetch speak v1)");
         }
-        tokio::signal::ctrl_c().await.ok();
-        println!("stopping");
+        println!("stop with Ctrl-C (or SIGTERM)");
+        let signal = stop_signal().await;
+        println!("stopping ({signal}): finishing open requests");
         server.stop().await?;
+        println!("stopped");
         anyhow::Ok(())
     })
+}
+
+/// Exit codes of `send`, `inbox` and `fetch` (docs/exchange.md): 0 done, 1 the exchange (or
+/// `fetch`, for a received item) refused, 2 usage or local I/O, 3 the exchange could not be
+/// reached or the TLS connection failed.
+pub const EXIT_REFUSED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_CONNECTION: u8 = 3;
+
+/// The exit code of a failed command: by the first client error or refusal in its chain.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<ClientError>() {
+            return if c.is_refusal() {
+                EXIT_REFUSED
+            } else if c.is_connection() {
+                EXIT_CONNECTION
+            } else {
+                EXIT_USAGE
+            };
+        }
+        if cause.downcast_ref::<ItemRefused>().is_some() {
+            return EXIT_REFUSED;
+        }
+        if let Some(f) = cause.downcast_ref::<ItemsFailed>() {
+            return f.code;
+        }
+    }
+    EXIT_USAGE
+}
+
+/// `fetch` refused a received item itself (a hostile name, bytes that do not match).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ItemRefused(String);
+
+/// Some items of a `fetch` failed; the others were written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{failed} could not be fetched (named above); the others were written, and running the same fetch again retries only those"
+)]
+struct ItemsFailed {
+    failed: String,
+    code: u8,
 }
 
 /// How a client command reaches the exchange.
 #[derive(Args, Clone)]
 pub struct ClientArgs {
-    /// The exchange's URL.
+    /// The exchange's URL (https:// only).
     #[arg(long, default_value = "https://localhost:8443", env = "CPKIT_URL")]
     url: String,
-    /// PKI folder holding ca/ca.pem and offices/<office>/client.pem.
-    #[arg(long, default_value = "certs")]
-    certs: PathBuf,
+    #[command(flatten)]
+    pki: PkiDir,
     /// KJ user ID (default: the demo user KJ<office>01).
     #[arg(long)]
     user: Option<String>,
     /// Password (default: the demo password).
     #[arg(long, env = "CPKIT_PASSWORD", hide_env_values = true)]
     password: Option<String>,
-    /// This terminal's name: receiving and the sent/draft lists are per terminal.
+    /// This terminal's name: receiving and the sent/draft lists are per terminal. The hub binds
+    /// a name to the PC that used it first (its key is kept under offices/<office>/terminals/).
     #[arg(long, env = "CPKIT_TERMINAL", default_value = "cpkit-terminal")]
     terminal: String,
     /// The client version to report (older than 1.2.0: V4.1 names are refused).
@@ -263,16 +485,41 @@ pub struct ClientArgs {
 }
 
 impl ClientArgs {
+    fn certs(&self) -> &Path {
+        &self.pki.certs
+    }
+
+    /// The flags that reach the same exchange again (for printed next steps).
+    fn flags(&self) -> String {
+        let mut out = String::new();
+        if self.url != "https://localhost:8443" {
+            out.push_str(&format!(" --url {}", shell_word(&self.url)));
+        }
+        out.push_str(&certs_flag(self.certs()));
+        if self.terminal != "cpkit-terminal" {
+            out.push_str(&format!(" --terminal {}", shell_word(&self.terminal)));
+        }
+        out
+    }
+
     async fn login(&self, office: &OfficeNumber) -> Result<Client> {
-        let pki = Pki::new(&self.certs);
+        let pki = Pki::new(self.certs());
         let files = pki.office(office, &self.cert_name);
         if !files.cert.exists() {
             bail!(
-                "no certificate for office {office} at {} (run `cpkit certs issue --office {office}`)",
-                files.cert.display()
+                "no certificate for office {office} at {} (run `cpkit certs issue{} --office {office}`)",
+                files.cert.display(),
+                certs_flag(self.certs())
             );
         }
-        let identity = Identity::new(pki.ca_cert(), files.cert, files.key);
+        let keys = TerminalKeys::in_folder(
+            files
+                .cert
+                .parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join("terminals"),
+        );
+        let identity = Identity::new(pki.ca_cert(), files.cert, files.key).with_terminal_keys(keys);
         let mut client = Client::new(&self.url, &identity)?;
         let user = self.user.clone().unwrap_or_else(|| demo_user_id(office));
         let password = self.password.as_deref().unwrap_or(DEMO_PASSWORD);
@@ -289,7 +536,7 @@ impl ClientArgs {
         if !given.is_empty() {
             return given.iter().map(|o| parse_office(o)).collect();
         }
-        let dir = self.certs.join("offices");
+        let dir = self.certs().join("offices");
         let mut out = BTreeSet::new();
         for entry in
             std::fs::read_dir(&dir).with_context(|| format!("failed to read {}", dir.display()))?
@@ -391,7 +638,7 @@ pub fn send(args: SendArgs) -> Result<()> {
         }
         for d in &receipt.deliveries {
             println!(
-                "{} #{} → {}{}: {} file(s){}",
+                "{} #{} → {}{}: {}{}",
                 if receipt.draft { "draft" } else { "sent" },
                 d.id,
                 d.to_office,
@@ -399,7 +646,7 @@ pub fn send(args: SendArgs) -> Result<()> {
                     .as_deref()
                     .map(|t| format!(" ({t})"))
                     .unwrap_or_default(),
-                d.files.len(),
+                plural(d.files.len(), "file", "files"),
                 d.unit
                     .as_deref()
                     .map(|u| format!(
@@ -412,11 +659,24 @@ pub fn send(args: SendArgs) -> Result<()> {
                 println!("  {f}");
             }
             if let Some(a) = &d.annotations {
+                let n = |k: &str| a[k].as_u64().unwrap_or(0) as usize;
                 println!(
-                    "  annotations ({}): {} error(s), {} warning(s)",
-                    a["profile"], a["errors"], a["warnings"]
+                    "  annotations ({}): {}, {}",
+                    a["profile"].as_str().unwrap_or("?"),
+                    plural(n("errors"), "error", "errors"),
+                    plural(n("warnings"), "warning", "warnings")
                 );
             }
+        }
+        let flags = args.client.flags();
+        let cpkit = program();
+        if receipt.draft {
+            println!("next: the draft waits on this terminal (cpkit's drafts are sent with the v1 API: POST /v1/drafts/{{id}}/send)");
+        } else if let Some(d) = receipt.deliveries.first() {
+            println!(
+                "next: the receiver fetches it with its own certificate: {cpkit} fetch{flags} --office {} --out received/",
+                d.to_office
+            );
         }
         Ok(())
     })
@@ -449,7 +709,7 @@ pub fn inbox(args: InboxArgs) -> Result<()> {
             return Ok(());
         }
         for (office, items) in all {
-            println!("office {office}: {} item(s)", items.len());
+            println!("office {office}: {}", plural(items.len(), "item", "items"));
             for item in items {
                 println!(
                     "  #{} from {}{} serial {} unit {}{}",
@@ -468,7 +728,12 @@ pub fn inbox(args: InboxArgs) -> Result<()> {
                     }
                 );
                 for f in &item.files {
-                    println!("    [{}] {} ({} bytes)", f.id, f.name, f.size);
+                    println!(
+                        "    [{}] {} ({})",
+                        f.id,
+                        f.name,
+                        plural(f.size as usize, "byte", "bytes")
+                    );
                 }
             }
         }
@@ -483,60 +748,198 @@ pub struct FetchArgs {
     /// Offices to fetch for (repeatable); default every office with a certificate in --certs.
     #[arg(long)]
     office: Vec<String>,
-    /// Folder to write into: <out>/<office>/<import order>_<serial>_<id>/<file> (never overwrites).
+    /// Folder to write into: <out>/<office>/<import order>_<serial>_<id>/<file>. Items already
+    /// there (by ID) are skipped, so the same fetch can run again.
     #[arg(long)]
     out: PathBuf,
     /// Only these items (IDs from `cpkit inbox`).
     #[arg(long = "id")]
     ids: Vec<i64>,
+    /// Download items already in --out again and replace their folders.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+/// What fetch writes itself in an item folder. Both names start with a dot, which the hub never
+/// accepts in an upload name (and fetch refuses to write), so they never collide with a file.
+const MESSAGE_FILE: &str = ".message.txt";
+const ITEM_FILE: &str = ".cpkit-item.json";
+
+/// The item folders already under `<out>/<office>`: item ID → folder, and the highest import
+/// order used.
+fn fetched_items(dir: &Path) -> Result<(std::collections::BTreeMap<i64, PathBuf>, u32)> {
+    let mut items = std::collections::BTreeMap::new();
+    let mut last = 0;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((items, 0)),
+        Err(e) => return Err(e).with_context(|| format!("failed to read {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("failed to read {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !entry.path().is_dir() {
+            continue;
+        }
+        if name.starts_with(".partial-") {
+            // A fetch that stopped half-way: its item is fetched again.
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("failed to remove {}", entry.path().display()))?;
+            continue;
+        }
+        let (Some(order), Some(id)) = (
+            name.split('_').next().and_then(|o| o.parse::<u32>().ok()),
+            name.rsplit('_').next().and_then(|i| i.parse::<i64>().ok()),
+        ) else {
+            continue;
+        };
+        last = last.max(order);
+        items.insert(id, entry.path());
+    }
+    Ok((items, last))
+}
+
+/// Downloads one item into a hidden folder and renames it into place when whole: an item
+/// folder is there completely or not at all.
+async fn fetch_item(
+    client: &mut Client,
+    office_dir: &Path,
+    target: &Path,
+    item: &careplan_mock_server::store::SendEntry,
+) -> Result<()> {
+    let partial = office_dir.join(format!(".partial-{}", item.id));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("failed to remove {}", partial.display()))?;
+    }
+    std::fs::create_dir_all(&partial)
+        .with_context(|| format!("failed to create {}", partial.display()))?;
+    let result = async {
+        if !item.message.is_empty() {
+            write_new(&partial.join(MESSAGE_FILE), item.message.as_bytes())?;
+        }
+        for f in &item.files {
+            careplan_mock_server::hub::check_upload_name(&f.name)
+                .map_err(|e| ItemRefused(format!("refusing to write {:?}: {e}", f.name)))?;
+            let bytes = client.download(item.id, f.id).await?;
+            if careplan_mock_server::store::sha256_hex(&bytes) != f.sha256 {
+                return Err(ItemRefused(format!(
+                    "{}: downloaded bytes do not match the listed SHA-256",
+                    f.name
+                ))
+                .into());
+            }
+            write_new(&partial.join(&f.name), &bytes)?;
+        }
+        write_new(
+            &partial.join(ITEM_FILE),
+            serde_json::to_string_pretty(item)?.as_bytes(),
+        )?;
+        if target.exists() {
+            std::fs::remove_dir_all(target)
+                .with_context(|| format!("failed to replace {}", target.display()))?;
+        }
+        std::fs::rename(&partial, target)
+            .with_context(|| format!("failed to move the item into {}", target.display()))
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    result
 }
 
 pub fn fetch(args: FetchArgs) -> Result<()> {
     let offices = args.client.offices(&args.office)?;
     runtime()?.block_on(async {
+        let mut failed = 0usize;
+        let mut code = 0u8;
+        let mut fail = |what: String, e: anyhow::Error| {
+            eprintln!("cpkit: error: {what}: {e:#}");
+            failed += 1;
+            code = code.max(exit_code(&e));
+        };
         for office in &offices {
-            let mut client = args.client.login(office).await?;
-            let mut items = client.inbox().await?;
+            let mut client = match args.client.login(office).await {
+                Ok(c) => c,
+                Err(e) => {
+                    fail(format!("office {office}"), e);
+                    continue;
+                }
+            };
+            let mut items = match client.inbox().await {
+                Ok(items) => items,
+                Err(e) => {
+                    fail(format!("office {office}"), e.into());
+                    continue;
+                }
+            };
             items.retain(|i| args.ids.is_empty() || args.ids.contains(&i.id));
             // Receivers import per 連番 in ascending order (S4 §2.5).
             items.sort_by(|a, b| a.serial.cmp(&b.serial).then(a.id.cmp(&b.id)));
-            for (n, item) in items.iter().enumerate() {
-                let dir = args.out.join(office.as_str()).join(format!(
-                    "{:03}_{}_{}",
-                    n + 1,
-                    item.serial.as_deref().unwrap_or("message"),
-                    item.id
-                ));
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("failed to create {}", dir.display()))?;
-                if !item.message.is_empty() {
-                    write_new(&dir.join("message.txt"), item.message.as_bytes())?;
-                }
-                for f in &item.files {
-                    let bytes = client.download(item.id, f.id).await?;
-                    let digest = careplan_mock_server::store::sha256_hex(&bytes);
-                    if digest != f.sha256 {
-                        bail!(
-                            "{}: downloaded bytes do not match the listed SHA-256",
-                            f.name
-                        );
+            let office_dir = args.out.join(office.as_str());
+            std::fs::create_dir_all(&office_dir)
+                .with_context(|| format!("failed to create {}", office_dir.display()))?;
+            let (present, mut last) = fetched_items(&office_dir)?;
+            let (mut fetched, mut skipped) = (0usize, 0usize);
+            for item in &items {
+                let target = match present.get(&item.id) {
+                    Some(_) if !args.overwrite => {
+                        skipped += 1;
+                        continue;
                     }
-                    careplan_mock_server::hub::check_upload_name(&f.name)
-                        .map_err(|e| anyhow::anyhow!("refusing to write {:?}: {e}", f.name))?;
-                    write_new(&dir.join(&f.name), &bytes)?;
+                    Some(dir) => dir.clone(),
+                    None => {
+                        last += 1;
+                        office_dir.join(format!(
+                            "{last:03}_{}_{}",
+                            item.serial.as_deref().unwrap_or("message"),
+                            item.id
+                        ))
+                    }
+                };
+                match fetch_item(&mut client, &office_dir, &target, item).await {
+                    Ok(()) => {
+                        fetched += 1;
+                        println!(
+                            "office {office}: #{} from {} → {} ({})",
+                            item.id,
+                            item.from_office,
+                            target.display(),
+                            plural(item.files.len(), "file", "files")
+                        );
+                        if !item.message.is_empty() {
+                            println!("  message: {}", item.message);
+                        }
+                    }
+                    Err(e) => fail(format!("office {office}: item #{}", item.id), e),
                 }
-                println!(
-                    "office {office}: #{} from {} → {} ({} file(s))",
-                    item.id,
-                    item.from_office,
-                    dir.display(),
-                    item.files.len()
-                );
             }
-            if items.is_empty() {
-                println!("office {office}: nothing to fetch");
+            let mut summary = format!(
+                "office {office}: {} fetched",
+                plural(fetched, "item", "items")
+            );
+            if skipped > 0 {
+                summary.push_str(&format!(
+                    ", {} already in {} (skipped; --overwrite fetches them again)",
+                    plural(skipped, "item", "items"),
+                    office_dir.display()
+                ));
             }
+            println!("{summary}");
         }
+        if failed > 0 {
+            return Err(ItemsFailed {
+                failed: plural(failed, "item or office", "items or offices"),
+                code,
+            }
+            .into());
+        }
+        println!(
+            "next: import the item folders in name order (ascending ファイル連番); check them first with `{} validate {}`",
+            program(),
+            shell_word(&args.out.display().to_string())
+        );
         Ok(())
     })
 }
@@ -547,12 +950,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
         .write(true)
         .create_new(true)
         .open(path)
-        .with_context(|| {
-            format!(
-                "failed to create {} (it must not exist yet)",
-                path.display()
-            )
-        })?;
+        .with_context(|| format!("failed to create {}", path.display()))?;
     file.write_all(bytes)
         .with_context(|| format!("failed to write {}", path.display()))
 }
@@ -579,11 +977,11 @@ pub fn trace(command: TraceCommand) -> Result<()> {
             let store = careplan_mock_server::store::Store::open(&data)?;
             let summary = careplan_mock_server::trace::export(&store, &out)?;
             println!(
-                "wrote {}: {} audit row(s), {} send(s), {} file(s)",
+                "wrote {}: {}, {}, {}",
                 out.display(),
-                summary.audit_rows,
-                summary.sends,
-                summary.files
+                plural(summary.audit_rows, "audit row", "audit rows"),
+                plural(summary.sends, "send", "sends"),
+                plural(summary.files, "file", "files")
             );
             Ok(())
         }

@@ -3,7 +3,9 @@
 //!
 //! * 0 — conformant (warnings allowed), or the command succeeded;
 //! * 1 — violations found (an error-severity finding);
-//! * 2 — usage or I/O error.
+//! * 2 — usage or I/O error;
+//! * `send` / `inbox` / `fetch`: 1 — the exchange refused, 3 — the exchange could not be reached
+//!   or TLS failed (`exchange::exit_code`).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -118,9 +120,9 @@ enum Command {
     /// and HTML reports. Exit 0 = pass/warn, 1 = a requirement failed, 2 = invalid scenario or
     /// usage, 3 = the kit itself failed.
     Run(scenarios::RunArgs),
-    /// Scenario files: `cpkit scenario lint`.
-    #[command(subcommand)]
-    Scenario(scenarios::ScenarioCommand),
+    /// Scenario files: `cpkit scenarios lint`, `cpkit scenarios export DIR`.
+    #[command(subcommand, visible_alias = "scenario")]
+    Scenarios(scenarios::ScenarioCommand),
     /// Play a persona as a command-line product (load / import / export / record-actuals), e.g.
     /// to build a `command` SUT from one.
     Persona(scenarios::PersonaArgs),
@@ -143,7 +145,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("cpkit: error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(exchange::exit_code(&e))
         }
     }
 }
@@ -284,7 +286,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fetch(a) => exchange::fetch(a).map(|()| ExitCode::SUCCESS),
         Command::Trace(c) => exchange::trace(c).map(|()| ExitCode::SUCCESS),
         Command::Run(a) => scenarios::run(a),
-        Command::Scenario(c) => scenarios::lint(c),
+        Command::Scenarios(c) => scenarios::scenarios_command(c),
         Command::Persona(a) => scenarios::persona_command(a),
         Command::Diff(a) => support::diff(a),
         Command::Anonymize(a) => support::anonymize(a),
@@ -376,8 +378,14 @@ fn convert(
 
 fn emit(text: &str, output: Option<&PathBuf>) -> Result<()> {
     match output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("failed to write {}", path.display())),
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("failed to create {}", dir.display()))?;
+            }
+            std::fs::write(path, text)
+                .with_context(|| format!("failed to write {}", path.display()))
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             match stdout.write_all(text.as_bytes()) {
@@ -386,5 +394,38 @@ fn emit(text: &str, output: Option<&PathBuf>) -> Result<()> {
                 other => other.context("failed to write to standard output"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every option and argument of every command says what it is for (`cpkit X --help`).
+    #[test]
+    fn every_option_has_a_description() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "cpkit", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "options without a description: {missing:#?}"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The scenario commands: `cpkit run` (the built-in suite or given scenarios, against personas or a
-//! SUT, with JUnit / JSON / HTML reports), `cpkit scenario lint`, and `cpkit persona` (a persona as
-//! a command-line product, so that a `command` SUT can be built from one). Glue only: the logic
-//! lives in `careplan_harness::{scenario, runner, software, run_report}`.
+//! SUT, with JUnit / JSON / HTML reports; `--list`), `cpkit scenarios lint` and `export`, and
+//! `cpkit persona` (a persona as a command-line product, so that a `command` SUT can be built from
+//! one). Glue only: the logic lives in `careplan_harness::{suite, scenario, runner, software,
+//! run_report}`.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -15,12 +16,14 @@ use careplan_harness::scenario::{self, Scenario};
 use careplan_harness::software::persona::{self, Defect};
 use careplan_harness::software::state::CareState;
 use careplan_harness::software::{ExportRequest, PersonaSoftware, Software, StoredFile};
+use careplan_harness::suite::{self, Origin, Source};
 use careplan_spec::{Month, OfficeNumber, Serial, ServiceTypeCode};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Scenario files or folders (default: the built-in suite in scenarios/).
+    /// Scenario files or folders (default: the built-in suite, embedded in cpkit). A relative
+    /// path that does not exist here but names a built-in file or folder (scenarios/…) is that one.
     pub scenarios: Vec<PathBuf>,
     /// The system under test (TOML; see docs/scenarios.md). Without it, `sut` offices are played
     /// by their stand-in persona.
@@ -47,14 +50,34 @@ pub struct RunArgs {
     /// Keep the work folders of passing scenarios too (failing ones are always kept).
     #[arg(long)]
     pub keep: bool,
+    /// List the scenarios (file, name, tags) and the tags in use, and run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// The least verdict that fails the run: `fail` (default), or `warn` for strict pipelines
+    /// (warnings become JUnit failures and exit code 1).
+    #[arg(long, value_enum, default_value = "fail")]
+    pub fail_on: FailOn,
+}
+
+/// `--fail-on`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    Warn,
+    Fail,
 }
 
 #[derive(Subcommand)]
 pub enum ScenarioCommand {
     /// Check scenario files: syntax, offices, fields per action, fixtures; errors point at the line.
     Lint {
-        /// Files or folders (default: scenarios/).
+        /// Files or folders (default: the built-in suite).
         paths: Vec<PathBuf>,
+    },
+    /// Write the built-in suite, the golden files it uses and the SUT examples into DIR
+    /// (DIR/scenarios/…, DIR/golden/…), for editing; never overwrites a file.
+    Export {
+        /// The folder to write into (created when missing).
+        dir: PathBuf,
     },
 }
 
@@ -85,86 +108,70 @@ pub struct PersonaArgs {
 #[derive(Subcommand)]
 pub enum PersonaAction {
     /// Take the office's own data from the files in a folder.
-    Load { dir: PathBuf },
+    Load {
+        /// The folder holding the office's own standard files.
+        dir: PathBuf,
+    },
     /// Import the received files in a folder.
-    Import { dir: PathBuf },
+    Import {
+        /// The folder holding the received files.
+        dir: PathBuf,
+    },
     /// Write a send unit into a folder.
     Export {
+        /// The send unit, e.g. kyotaku-riyohyo (`cpkit rules` lists the units' rules).
         #[arg(long)]
         unit: String,
+        /// The receiving office number.
         #[arg(long)]
         to: String,
+        /// The receiver's service type in V4 names (empty: from the records).
         #[arg(long, default_value = "")]
         to_type: String,
+        /// The sender's own service type in V4 names (empty: the office's first).
         #[arg(long, default_value = "")]
         as_type: String,
         /// YYYYMM, or empty for every month held.
         #[arg(long, default_value = "")]
         month: String,
+        /// The ファイル連番 of the unit (14 digits).
         #[arg(long)]
         serial: String,
         /// YYYYMMDD.
         #[arg(long)]
         today: String,
+        /// The folder the unit's files are written into.
         #[arg(long)]
         out: PathBuf,
     },
     /// Record actuals as planned.
     RecordActuals {
+        /// YYYYMM, or empty for every month held.
         #[arg(long, default_value = "")]
         month: String,
     },
 }
 
-/// The kit's source folder (for the built-in suite when run outside the repository).
-fn kit_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn default_suite() -> PathBuf {
-    let here = PathBuf::from("scenarios");
-    if here.is_dir() {
-        here
-    } else {
-        kit_root().join("scenarios")
-    }
-}
-
-/// Scenario files of the given paths (folders: their `*.toml`, sorted).
-fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let paths = if paths.is_empty() {
-        vec![default_suite()]
-    } else {
-        paths.to_vec()
-    };
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut here: Vec<PathBuf> = std::fs::read_dir(&p)
-                .with_context(|| format!("failed to read {}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            here.sort();
-            out.extend(here);
-        } else if p.exists() {
-            out.push(p);
-        } else {
-            bail!("{} does not exist", p.display());
+/// Scenario files of the given paths (none: the built-in suite).
+fn scenario_files(paths: &[PathBuf]) -> Result<Vec<Source>> {
+    let sources = suite::scenario_sources(paths)?;
+    for given in paths {
+        if let Some(Origin::Builtin(name)) = suite::locate(given) {
+            eprintln!(
+                "cpkit: {} is not here; using the built-in {name}",
+                given.display()
+            );
         }
     }
-    if out.is_empty() {
-        bail!("no scenario files (*.toml) found");
-    }
-    Ok(out)
+    Ok(sources)
 }
 
 /// Parses and lints; every problem is printed. None when any file is invalid.
-fn load_all(files: &[PathBuf]) -> Option<Vec<Scenario>> {
+fn load_all(files: &[Source]) -> Option<Vec<Scenario>> {
     let mut ok = true;
     let mut out = Vec::new();
     for f in files {
-        match Scenario::read(f) {
+        match Scenario::load(f) {
             Ok(s) => {
                 let errors = scenario::lint(&s);
                 for e in &errors {
@@ -182,8 +189,36 @@ fn load_all(files: &[PathBuf]) -> Option<Vec<Scenario>> {
     ok.then_some(out)
 }
 
-pub fn lint(command: ScenarioCommand) -> Result<ExitCode> {
-    let ScenarioCommand::Lint { paths } = command;
+pub fn scenarios_command(command: ScenarioCommand) -> Result<ExitCode> {
+    let paths = match command {
+        ScenarioCommand::Lint { paths } => paths,
+        ScenarioCommand::Export { dir } => {
+            let written = suite::export(&dir)?;
+            let count = |prefix: &str, ext: &str| {
+                written
+                    .iter()
+                    .filter_map(|p| p.strip_prefix(&dir).ok())
+                    .filter(|p| p.starts_with(prefix) && p.to_string_lossy().ends_with(ext))
+                    .count()
+            };
+            let scenarios = suite::builtin_files()
+                .iter()
+                .filter(|(p, _)| p.starts_with("scenarios/") && p.matches('/').count() == 1)
+                .count();
+            println!(
+                "wrote {} files into {}: {scenarios} scenarios in scenarios/, {} SUT examples in scenarios/sut/, {} golden files in golden/",
+                written.len(),
+                dir.display(),
+                count("scenarios/sut", ".toml"),
+                count("golden", ""),
+            );
+            println!(
+                "next: edit them, then `cpkit scenarios lint {0}` and `cpkit run {0}`",
+                dir.join("scenarios").display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let files = scenario_files(&paths)?;
     Ok(match load_all(&files) {
         Some(s) => {
@@ -221,12 +256,12 @@ impl Progress for TerminalProgress {
             eprint!("\r\x1b[2K");
         }
         eprintln!(
-            "{:>5} {:>2}/{} {} ({:.1} s)",
+            "{:>5} {:>2}/{} {} ({} ms)",
             outcome.verdict().label().to_uppercase(),
             index + 1,
             total,
             outcome.name,
-            outcome.duration.as_secs_f64()
+            outcome.duration.as_millis()
         );
     }
 }
@@ -241,10 +276,39 @@ fn write_report(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
 }
 
+/// `cpkit run --list`: a line per scenario, then the tags with their counts.
+fn list(scenarios: &[Scenario]) -> String {
+    let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    let mut tags: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for s in scenarios {
+        let h = &s.file.scenario;
+        out.push_str(&format!("{:<width$}  {}", s.name, h.name));
+        if !h.tags.is_empty() {
+            out.push_str(&format!("  [{}]", h.tags.join(", ")));
+        }
+        out.push('\n');
+        for t in &h.tags {
+            *tags.entry(t).or_default() += 1;
+        }
+    }
+    let tags: Vec<String> = tags.iter().map(|(t, n)| format!("{t} ({n})")).collect();
+    out.push_str(&format!(
+        "\n{} scenarios; tags: {}\n",
+        scenarios.len(),
+        if tags.is_empty() {
+            "none".to_owned()
+        } else {
+            tags.join(", ")
+        }
+    ));
+    out
+}
+
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let files = scenario_files(&args.scenarios)?;
     let Some(mut scenarios) = load_all(&files) else {
-        eprintln!("cpkit: invalid scenario files; nothing was run (see `cpkit scenario lint`)");
+        eprintln!("cpkit: invalid scenario files; nothing was run (see `cpkit scenarios lint`)");
         return Ok(ExitCode::from(2));
     };
     if !args.tag.is_empty() {
@@ -253,8 +317,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             bail!("no scenario has the tags {:?}", args.tag);
         }
     }
+    if args.list {
+        print!("{}", list(&scenarios));
+        return Ok(ExitCode::SUCCESS);
+    }
     let sut = match &args.sut {
-        Some(p) => Some(SutConfig::load(p)?),
+        Some(p) => {
+            if let Some(Origin::Builtin(name)) = suite::locate(p) {
+                eprintln!(
+                    "cpkit: {} is not here; using the built-in {name}",
+                    p.display()
+                );
+            }
+            Some(SutConfig::load(p)?)
+        }
         None => None,
     };
     let work = args
@@ -269,7 +345,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut progress = TerminalProgress {
         tty: std::io::stderr().is_terminal(),
     };
-    let outcome = runner::run(&scenarios, &options, &mut progress);
+    let mut outcome = runner::run(&scenarios, &options, &mut progress);
+    outcome.fail_on = match args.fail_on {
+        FailOn::Warn => Verdict::Warn,
+        FailOn::Fail => Verdict::Fail,
+    };
     let (junit, json, html) = if args.junit.is_none() && args.json.is_none() && args.html.is_none()
     {
         (
@@ -293,14 +373,25 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         write_report(p, &run_report::to_html(&outcome))?;
         written.push(p.display().to_string());
     }
-    // What went wrong, readable on a terminal.
+    // What went wrong, readable on a terminal: failures and errors in full, each warning's
+    // reason (in full when warnings fail the run); blocked cases are counted in the summary.
     let mut text = String::new();
     for s in &outcome.scenarios {
         for c in s
             .cases
             .iter()
-            .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error))
+            .filter(|c| matches!(c.verdict, Verdict::Warn | Verdict::Fail | Verdict::Error))
         {
+            if c.verdict == Verdict::Warn && !outcome.fails(Verdict::Warn) {
+                text.push_str(&format!(
+                    "{}:{}: warn [{}] {}\n",
+                    s.file,
+                    c.line.unwrap_or(0),
+                    c.name,
+                    c.message
+                ));
+                continue;
+            }
             text.push_str(&format!(
                 "{}:{}: {} [{}] {}\n",
                 s.file,
@@ -327,7 +418,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if !written.is_empty() {
         text.push_str(&format!("reports: {}\n", written.join(", ")));
     }
-    if outcome.verdict() >= Verdict::Fail {
+    let verdict = outcome.verdict();
+    if verdict >= Verdict::Blocked {
         text.push_str(&format!(
             "work folders of failing scenarios kept under {}\n",
             work.display()
@@ -336,9 +428,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         let _ = std::fs::remove_dir(&work);
     }
     print!("{text}");
-    Ok(match outcome.verdict() {
-        Verdict::Error => ExitCode::from(3),
-        Verdict::Fail => ExitCode::from(1),
+    Ok(match verdict {
+        Verdict::Error | Verdict::Blocked => ExitCode::from(3),
+        v if outcome.fails(v) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
 }

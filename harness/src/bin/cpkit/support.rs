@@ -28,6 +28,7 @@ pub struct DiffArgs {
     pub a: PathBuf,
     /// The file, folder or unit to compare with (what came back).
     pub b: PathBuf,
+    /// human (the terminal), json (one document) or html (a self-contained page).
     #[arg(long, value_enum, default_value = "human")]
     pub format: DiffFormat,
     /// Write the report to FILE instead of standard output.
@@ -178,6 +179,7 @@ pub struct DiagnoseArgs {
     /// A `cpkit trace export` bundle of the exchange.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// human (the terminal) or json (one document, for tools).
     #[arg(long, value_enum, default_value = "human")]
     pub format: DiagnoseFormat,
     /// Write the report to FILE instead of standard output.

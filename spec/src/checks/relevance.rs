@@ -1,0 +1,73 @@
+//! Users unrelated to the receiver (S4 L465-478, L597-608): a 第6表 予定 file goes to a service
+//! office with the users that office serves — each user has at least one row whose
+//! サービス事業者コード is the receiving office ("送信先事業所に関係ない利用者は送信しない制御が行われる想定").
+//! The text states an expectation, so this is a warning.
+
+use std::collections::BTreeMap;
+
+use crate::finding::{Finding, Location};
+use crate::kind::FileKind;
+use crate::rules::RuleId;
+use crate::unitdef::key_columns;
+
+use super::{Check, Col, Family, FileContext, Hook, Out, Record, key_cols, key_of};
+
+pub static FAMILY: Family = Family {
+    id: "relevance",
+    summary: "every user of a 予定 file has a service of the receiving office",
+    rules: &[RuleId::RelUnrelatedUser],
+    hooks: &[Hook::Records {
+        applies: |ctx| ctx.kind == FileKind::UpPlan && ctx.name.is_some(),
+        new: |ctx| Box::new(Relevance::new(ctx)),
+    }],
+};
+
+struct Relevance {
+    receiver: String,
+    user: Vec<Col>,
+    office: Col,
+    /// User → (start of the first record, record number, served by the receiver).
+    users: BTreeMap<String, (Location, u32, bool)>,
+}
+
+impl Relevance {
+    fn new(ctx: &FileContext) -> Self {
+        Self {
+            receiver: ctx
+                .name
+                .map(|n| n.receiver.office.to_string())
+                .unwrap_or_default(),
+            user: key_cols(ctx, key_columns(ctx.kind.prefix())),
+            office: ctx.col("サービス事業者コード"),
+            users: BTreeMap::new(),
+        }
+    }
+}
+
+impl Check for Relevance {
+    fn record(&mut self, rec: &Record, _out: &mut Out) {
+        let Some(user) = key_of(rec, &self.user[..2.min(self.user.len())]) else {
+            return;
+        };
+        let served = rec.text(self.office) == self.receiver;
+        let entry = self
+            .users
+            .entry(user)
+            .or_insert((rec.raw.start.into(), rec.raw.number, false));
+        entry.2 |= served;
+    }
+
+    fn finish(&mut self, _file: &FileContext, out: &mut Out) {
+        for (user, (at, record, served)) in std::mem::take(&mut self.users) {
+            if !served {
+                out.sink.push(
+                    Finding::new(RuleId::RelUnrelatedUser)
+                        .at(at)
+                        .record(record)
+                        .arg("user", user)
+                        .arg("receiver", &self.receiver),
+                );
+            }
+        }
+    }
+}
