@@ -486,6 +486,35 @@ impl Store {
         })
     }
 
+    /// The keys a one-column query lists.
+    fn keys(&self, sql: &str, what: &'static str) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(sql).ctx(what)?;
+            stmt.query_map([], |r| r.get(0))
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .ctx(what)
+        })
+    }
+
+    /// Every office of the registry, by number.
+    pub fn offices(&self) -> Result<Vec<Office>> {
+        let mut out = Vec::new();
+        for n in self.keys("SELECT number FROM offices ORDER BY number", "list offices")? {
+            out.extend(self.office(&n)?);
+        }
+        Ok(out)
+    }
+
+    /// Every user, by ID.
+    pub fn users(&self) -> Result<Vec<User>> {
+        let mut out = Vec::new();
+        for id in self.keys("SELECT id FROM users ORDER BY id", "list users")? {
+            out.extend(self.user(&id)?);
+        }
+        Ok(out)
+    }
+
     /// Inserts or replaces a user (resetting failures and lock).
     pub fn upsert_user(&self, user: &User) -> Result<()> {
         self.write(|c| {
