@@ -524,17 +524,17 @@ fn ok(o: Output) -> String {
     stdout(&o)
 }
 
-/// First-lister-wins from a real exchange's trace: terminal pc-a lists first and takes the item,
-/// pc-b sees nothing; and a send from an old client is refused with the file-name error.
-#[test]
-fn diagnose_an_item_taken_by_another_terminal_from_a_trace_bundle() {
-    let dir = TempDir::new();
-    let server = Server::start(&dir);
+/// A real `cpkit serve` exchange recorded by `cpkit trace export` into `dir/bundle`: a send of
+/// riyohyo-minimal from 0310000100 to 0320000202, the same send refused from an old client
+/// (1.1.2, terminal old-pc), 0320000202 listing on pc-a (which takes the item: first lister wins)
+/// then on pc-b (nothing), and pc-a fetching the item.
+fn record_first_lister_trace(dir: &TempDir) {
+    let server = Server::start(dir);
     for office in ["0310000100", "0320000202"] {
         ok(cpkit(&[
             "certs",
             "issue",
-            "--dir",
+            "--certs",
             &dir.s("certs"),
             "--office",
             office,
@@ -573,7 +573,7 @@ fn diagnose_an_item_taken_by_another_terminal_from_a_trace_bundle() {
         "old-pc",
         &unit,
     ]);
-    assert!(!refused.status.success());
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     ok(client(&[
         "inbox",
         "--office",
@@ -589,6 +589,15 @@ fn diagnose_an_item_taken_by_another_terminal_from_a_trace_bundle() {
         "pc-b",
     ]));
     assert!(other.contains(": 0 items"), "{other}");
+    ok(client(&[
+        "fetch",
+        "--office",
+        "0320000202",
+        "--terminal",
+        "pc-a",
+        "--out",
+        &dir.s("received"),
+    ]));
     ok(cpkit(&[
         "trace",
         "export",
@@ -597,8 +606,15 @@ fn diagnose_an_item_taken_by_another_terminal_from_a_trace_bundle() {
         "--out",
         &dir.s("bundle"),
     ]));
-    drop(server);
+}
 
+/// First-lister-wins from a real exchange's trace: terminal pc-a lists first and takes the item,
+/// pc-b sees nothing; and a send from an old client is refused with the file-name error.
+#[test]
+fn diagnose_an_item_taken_by_another_terminal_from_a_trace_bundle() {
+    let dir = TempDir::new();
+    record_first_lister_trace(&dir);
+    let unit = golden("valid/v4.1/riyohyo-minimal");
     let (o, v) = diagnose(&[&unit, "--trace", &dir.s("bundle")]);
     assert_eq!(o.status.code(), Some(1));
     let c = cause(&v, "item-taken-by-terminal");
@@ -1044,4 +1060,260 @@ fn shrink_to_a_sut_failure_keeps_the_failure_and_writes_the_scenario() {
         &["run", "scenario.toml", "--report-dir", "r2"],
     );
     assert_eq!(passing.status.code(), Some(0), "{}", stdout(&passing));
+}
+
+// ----------------------------------------------------------------------------------- replay
+
+/// The bundle folder a failing `cpkit run` wrote (one bundle per failing scenario).
+fn only_bundle(report: &Path) -> PathBuf {
+    let bundles: Vec<PathBuf> = std::fs::read_dir(report.join("bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(bundles.len(), 1, "{bundles:?}");
+    bundles[0].clone()
+}
+
+/// A failing scenario (the broken SUT: 実績 an hour late) writes a self-contained bundle linked from
+/// the three reports; its replay, from a copy elsewhere, reproduces every recorded answer; the
+/// bundle edited to expect another answer reports that difference; a passing run writes none.
+#[test]
+fn replay_a_failing_runs_bundle_and_an_edited_one() {
+    let dir = TempDir::new();
+    let o = cpkit_in(
+        Some(&dir.0),
+        &[
+            "run",
+            "scenarios/roundtrip-v41-riyohyo.toml",
+            "--sut",
+            "scenarios/sut/broken-shift-start-time.toml",
+            "--report-dir",
+            "report",
+            "--work",
+            &dir.s("work"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "replay bundles of the failing scenarios: report/bundles/001-roundtrip-v41-riyohyo"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let bundle = only_bundle(&dir.join("report"));
+    for part in [
+        "bundle.json",
+        "scenario.toml",
+        "sut.toml",
+        "transcript.jsonl",
+    ] {
+        assert!(bundle.join(part).is_file(), "{part}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("bundle.json")).unwrap()).unwrap();
+    assert_eq!(manifest["schema"], "cpkit-replay/1");
+    assert_eq!(manifest["scenario"]["verdict"], "fail");
+    assert_eq!(manifest["clock"]["exchange_start"], "2025-05-27T10:00:00Z");
+    assert_eq!(
+        manifest["certificates"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    assert_eq!(manifest["sut"]["adapter"], "command");
+    // The inputs are in the bundle, and the scenario points at them.
+    let scenario = std::fs::read_to_string(bundle.join("scenario.toml")).unwrap();
+    assert!(
+        scenario.contains("fixture = \"inputs/01/riyohyo-minimal\""),
+        "{scenario}"
+    );
+    assert_eq!(
+        std::fs::read_dir(bundle.join("inputs/01/riyohyo-minimal"))
+            .unwrap()
+            .count(),
+        3
+    );
+    let transcript = std::fs::read_to_string(bundle.join("transcript.jsonl")).unwrap();
+    assert!(
+        transcript
+            .lines()
+            .any(|l| l.contains("\"call\":\"download\"") && l.contains("sha256"))
+    );
+    // Linked from the three reports, relative to their folder.
+    let link = "bundles/001-roundtrip-v41-riyohyo";
+    let junit = std::fs::read_to_string(dir.join("report/junit.xml")).unwrap();
+    assert!(
+        junit.contains(&format!("<property name=\"bundle\" value=\"{link}\"/>")),
+        "{junit}"
+    );
+    assert!(junit.contains(&format!("replay bundle: {link} (cpkit replay {link})")));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report/report.json")).unwrap()).unwrap();
+    assert_eq!(report["scenarios"][0]["bundle"], link);
+    let html = std::fs::read_to_string(dir.join("report/report.html")).unwrap();
+    assert!(html.contains(&format!("href=\"{link}/\"")));
+
+    // Self-contained: replayed from a copy in another folder, from yet another working folder.
+    let moved = dir.join("elsewhere/bundle");
+    copy_tree(&bundle, &moved);
+    let o = cpkit_in(
+        Some(&workspace().join("spec")),
+        &["replay", moved.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let t = stdout(&o);
+    assert!(t.contains("same — "), "{t}");
+    assert!(t.contains("verdict: recorded fail, replayed fail"), "{t}");
+
+    // Edited to expect another answer of the exchange: that call is named, exit 1.
+    let path = moved.join("transcript.jsonl");
+    let edited = std::fs::read_to_string(&path).unwrap().replacen(
+        "\"answer\":\"items 1\"",
+        "\"answer\":\"items 2\"",
+        1,
+    );
+    std::fs::write(&path, edited).unwrap();
+    let o = cpkit(&["replay", "--format", "json", moved.to_str().unwrap()]);
+    let v = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(v["same"], false);
+    let d = &v["differences"][0];
+    assert_eq!(d["what"], "answer", "{v}");
+    assert!(d["at"].as_str().unwrap().contains(": inbox)"), "{d}");
+    assert_eq!(
+        (d["recorded"].as_str(), d["replayed"].as_str()),
+        (Some("items 2"), Some("items 1"))
+    );
+    assert_eq!(v["differences"].as_array().unwrap().len(), 1, "{v}");
+
+    // The product fixed (the SUT's defect removed from the bundle's sut.toml): the round trip now
+    // passes, and the replay says which recorded answers changed.
+    let fixed = dir.join("fixed");
+    copy_tree(&bundle, &fixed);
+    let sut = std::fs::read_to_string(fixed.join("sut.toml")).unwrap();
+    assert!(sut.contains("\"--defect\", \"shift-start-time\", "));
+    std::fs::write(
+        fixed.join("sut.toml"),
+        sut.replace("\"--defect\", \"shift-start-time\", ", ""),
+    )
+    .unwrap();
+    let o = cpkit(&["replay", "--format", "json", fixed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    let verdicts: Vec<&serde_json::Value> = v["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["what"] == "verdict")
+        .collect();
+    assert_eq!(verdicts.len(), 1, "{v}");
+    assert!(
+        verdicts[0]["at"].as_str().unwrap().ends_with("round trip"),
+        "{v}"
+    );
+    assert!(
+        verdicts[0]["recorded"]
+            .as_str()
+            .unwrap()
+            .starts_with("fail: ")
+    );
+    assert!(
+        verdicts[0]["replayed"]
+            .as_str()
+            .unwrap()
+            .starts_with("pass: ")
+    );
+
+    // Not a bundle: a usage error.
+    let o = cpkit(&["replay", &dir.s("report")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not a replay bundle"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A passing run writes no bundle and links none.
+    let o = cpkit_in(
+        Some(&dir.0),
+        &[
+            "run",
+            "scenarios/roundtrip-v41-riyohyo.toml",
+            "--report-dir",
+            "passing",
+            "--work",
+            &dir.s("work2"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!dir.join("passing/bundles").exists());
+    assert!(
+        !std::fs::read_to_string(dir.join("passing/junit.xml"))
+            .unwrap()
+            .contains("bundle")
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+/// A `cpkit serve` trace — a send, an old client's refused send, two terminals listing (first
+/// lister wins), a fetch — replays against a fresh hub with the same answers; the refused send is
+/// said not to be replayed; an edited listing is reported.
+#[test]
+fn replay_a_trace_export_of_cpkit_serve() {
+    let dir = TempDir::new();
+    record_first_lister_trace(&dir);
+    let o = cpkit(&["replay", &dir.s("bundle")]);
+    let t = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}\n{}", stderr(&o));
+    assert!(t.contains("trace bundle"), "{t}");
+    assert!(t.contains("same — "), "{t}");
+    assert!(
+        t.contains("(POST /v1/sends): a refused send"),
+        "the refused send is named as not replayed: {t}"
+    );
+    let v = json(&cpkit(&["replay", "--format", "json", &dir.s("bundle")]));
+    // Logins, the send, both listings, the fetch's listing and three downloads.
+    assert!(v["compared"].as_u64().unwrap() >= 9, "{v}");
+
+    // pc-b's listing edited to have taken the item: the replay's hub gives it to pc-a, as before.
+    let path = dir.join("bundle/trace.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("\"terminal\":\"pc-b\"") && l.contains("GET /v1/inbox"))
+        .expect("pc-b's listing");
+    lines[at] = lines[at].replace("\"items\":[]", "\"items\":[1]");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let o = cpkit(&["replay", "--format", "json", &dir.s("bundle")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    let d = &v["differences"][0];
+    assert_eq!(
+        d["at"],
+        format!("trace.jsonl:{} (GET /v1/inbox)", at + 1),
+        "{v}"
+    );
+    assert_eq!(d["what"], "detail");
+    assert_eq!(d["replayed"], "{\"items\":[]}");
+
+    // A trace without exchange.json (an older export) is refused with the way out.
+    std::fs::remove_file(dir.join("bundle/exchange.json")).unwrap();
+    let o = cpkit(&["replay", &dir.s("bundle")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("export it again"), "{}", stderr(&o));
 }

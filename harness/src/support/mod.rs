@@ -13,4 +13,6 @@ pub mod diff;
 pub mod hub_check;
 pub mod inputs;
 pub mod raw;
+pub mod replay;
+pub mod scenario_text;
 pub mod shrink;

@@ -22,6 +22,7 @@ use careplan_spec::{FileName, Severity, ms932};
 use super::hub_check::{HubCheck, destination, offices_of};
 use super::inputs::{Input, validate_files};
 use super::raw::{self, RawFile};
+use super::scenario_text::quote;
 use crate::outcome::Verdict;
 use crate::runner::{self, RunOptions, SutConfig};
 use crate::scenario::Scenario;
@@ -688,10 +689,6 @@ pub fn relative(from: &Path, to: &Path) -> PathBuf {
     out
 }
 
-fn quote(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
-}
-
 /// The scenario of a rule goal: every unit of the minimal files sent as attachments from its
 /// sender to its receiver (a `sut` with `reference-v4` as stand-in), fetched, checked for the rule
 /// and imported — the receiver must refuse the unit when the rule is an error. A send the exchange
@@ -874,42 +871,14 @@ pub fn sut_scenario(
 ) -> String {
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let roots: Vec<PathBuf> = roots.iter().map(|r| canon(r)).collect();
-    let mut text = s.text.clone();
-    // A step's span is its `[[step]]` header: its body runs to the next table header.
-    let mut starts: Vec<usize> = s
-        .file
-        .steps
-        .iter()
-        .map(|st| st.span().start)
-        .chain(s.file.offices.iter().map(|o| o.span().start))
-        .collect();
-    starts.sort_unstable();
-    let end_of = |start: usize| {
-        starts
-            .iter()
-            .copied()
-            .find(|&x| x > start)
-            .unwrap_or(s.text.len())
-    };
-    // Edit from the last step backwards so that offsets stay valid.
-    let mut steps: Vec<_> = s.file.steps.iter().collect();
-    steps.sort_by_key(|st| std::cmp::Reverse(st.span().start));
-    for st in steps {
-        let span = st.span().start..end_of(st.span().start);
-        let step = st.get_ref();
-        let mut paths: Vec<&String> = step.fixture.iter().collect();
-        paths.extend(&step.attach);
-        let mut body = text[span.clone()].to_owned();
-        for p in paths {
-            let resolved = canon(&on_disk(s, p));
-            let new = match roots.iter().position(|r| *r == resolved) {
-                Some(k) => relative(out_dir, &stand_ins[k]),
-                None => relative(out_dir, &resolved),
-            };
-            body = body.replacen(&quote(p), &quote(&new.display().to_string()), 1);
-        }
-        text.replace_range(span, &body);
-    }
+    let text = super::scenario_text::rewrite_paths(s, |p| {
+        let resolved = canon(&on_disk(s, p));
+        let new = match roots.iter().position(|r| *r == resolved) {
+            Some(k) => relative(out_dir, &stand_ins[k]),
+            None => relative(out_dir, &resolved),
+        };
+        new.display().to_string()
+    });
     format!(
         "# Written by cpkit shrink from {}: the scenario on the minimal files (files/).\n{text}",
         s.name

@@ -137,6 +137,10 @@ enum Command {
     /// Cut a failing folder down to the files, users, records and values the failure needs, and
     /// write a scenario that reproduces it.
     Shrink(support::ShrinkArgs),
+    /// Rerun a replay bundle (of a failing `cpkit run` scenario, or a `cpkit trace export`) against
+    /// a fresh exchange and report every answer that differs from the recorded one (exit 0 same,
+    /// 1 different, 2 usage).
+    Replay(support::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -292,6 +296,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Anonymize(a) => support::anonymize(a),
         Command::Diagnose(a) => support::diagnose(a),
         Command::Shrink(a) => support::shrink(a),
+        Command::Replay(a) => support::replay(a),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The glue of the support engineer's commands: `diagnose`, `diff`, `anonymize`, `shrink`
-//! (docs/support.md). The work is in `careplan_harness::support`; this file parses arguments,
+//! The glue of the support engineer's commands: `diagnose`, `diff`, `anonymize`, `shrink`,
+//! `replay` (docs/support.md). The work is in `careplan_harness::support`; this file parses arguments,
 //! reads and writes files, and maps outcomes to exit codes.
 
 use std::path::PathBuf;
@@ -430,4 +430,32 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
     }
     super::emit(&report, None)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// The bundle folder: `<report folder>/bundles/NNN-…` of `cpkit run`, or a `cpkit trace
+    /// export` folder.
+    pub bundle: PathBuf,
+    /// human (the terminal) or json (cpkit-replay-result/1, for tools).
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: DiagnoseFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// `cpkit replay BUNDLE`: exit 0 same, 1 different, 2 usage or I/O error.
+pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
+    let result = careplan_harness::support::replay::replay(&args.bundle)?;
+    let text = match args.format {
+        DiagnoseFormat::Human => result.text(),
+        DiagnoseFormat::Json => result.json() + "\n",
+    };
+    super::emit(&text, args.output.as_ref())?;
+    Ok(if result.same() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
