@@ -114,8 +114,8 @@ def render(kind: str, ver: str, rec: dict, minimal: bool = False, keep: tuple = 
         value = values.get(i)
         if value is None:
             value = ""
-        if minimal and not (col.get("req") or col.get("needed") or col["name"] in keep
-                            or col["no"] in keep):
+        if minimal and not (col.get("req") or col.get("req_inferred") or col.get("needed")
+                            or col["name"] in keep or col["no"] in keep):
             value = ""
         if isinstance(value, Raw):
             fields.append(str(value))
@@ -259,6 +259,7 @@ PA1 = ("0320000201", "A1")         # 訪問型サービス（みなし）
 PA5 = ("0320000202", "A5")         # 通所型サービス（みなし）
 P67 = ("0320000300", "67")         # 介護予防福祉用具貸与
 P41 = ("0320000600", "41")         # 特定福祉用具販売 (not linked; invalid cases only)
+P31 = ("0320000700", "31")         # 居宅療養管理指導 (outside the 区分支給限度; invalid cases only)
 
 OFFICE_NAME = {
     P11: "ひまわり訪問介護ステーション",
@@ -270,6 +271,7 @@ OFFICE_NAME = {
     PA5: "あおぞらデイサービスセンター",
     P67: "みどり福祉用具レンタル",
     P41: "みどり福祉用具販売",
+    P31: "千代田内科クリニック",
     CM: "ケアプランセンターさくら",
     HOUKATSU: "中央地域包括支援センター",
 }
@@ -277,7 +279,7 @@ CM_PERSON = "佐藤　花子"
 HK_PERSON = "鈴木　一郎"
 
 PRICE = {"11": "11.40", "15": "10.90", "17": "11.40", "A1": "11.40", "A5": "10.90",
-         "67": "11.40", "41": "11.40"}
+         "67": "11.40", "41": "11.40", "31": "10.00"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1504,6 +1506,259 @@ def build_invalid():
         "UPKIHON_SUB1 names receiver type A5 while its UPKIHON (same serial and offices) names A1.")
 
 
+
+def rec_where(f: F, **match) -> dict:
+    """The first record of `f` whose columns have the given values (keys are column names)."""
+    for r in f.recs:
+        if all(str(r.get(k)) == str(v) for k, v in match.items()):
+            return r
+    raise KeyError((f.name, match))
+
+
+def build_invalid_meaning():
+    """The second pass of the spec core (issue #10): one case per rule on what the fields mean."""
+    # ---------------------------------------------------------------- fields
+    fs = base_riyohyo()
+    set_field(pick(fs, "UPPLAN"), 0, "プラン担当者名", "")
+    inv("FLD012", "plan-person-empty", fs,
+        "プラン担当者名 is empty; the layout's packed required marks, counted, make it required.")
+
+    fs = base_riyohyo()
+    set_field(pick(fs, "UPSIKYU"), 0, "事業所コード", P11[0])
+    inv("FLD013", "office-code-not-all9", fs,
+        "第7表 No.34 事業所コード, fixed to 9999999999, holds the provider's number.")
+
+    # ---------------------------------------------------------------- versions
+    fs = unit_riyohyo(V40, E5, [P5["U1"]], CM, P11, SER)
+    inv("VER008", "202504-in-v40-shape", fs,
+        "Files in the withdrawn V4.0 name shape carry its CSVバージョン 202504: accepted with a warning.")
+
+    # ---------------------------------------------------------------- dates and times
+    fs = base_riyohyo()
+    set_field(pick(fs, "UPPLAN"), 0, "サービス利用日", "20250601")
+    inv("DAT001", "day-outside-month", fs,
+        "A 6表 row of the 202505 file has サービス利用日 20250601, a day of the next month.")
+
+    e6 = Era("202506")
+    fs = unit_riyohyo(V, e6, [people(e6)["U3"]], CM, P17, SER)
+    p = pick(fs, "UPPLAN")
+    rec_where(p, **{"サービスコード": "171007"})["日割対象日"] = "0" * 14 + "1" * 17
+    p._lines = None
+    inv("DAT002", "mask-day-31-in-june", fs,
+        "日割対象日 of a June row marks days 15 to 31; June has 30 days.")
+
+    fs = base_riyohyo(users=("U3",), receiver=P17)
+    p = pick(fs, "UPPLAN")
+    rec_where(p, **{"サービスコード": "171007"})["日割対象日"] = "0" * 31
+    p._lines = None
+    inv("DAT003", "mask-without-days", fs,
+        "日割対象日 is 31 zeros: a mask that marks no day, where the layout says empty unless 日割.")
+
+    fs = base_plan()
+    t1 = pick(fs, "UP1KYO")
+    start, end = t1.recs[0]["認定有効期間開始日"], t1.recs[0]["認定有効期間終了日"]
+    set_field(t1, 0, "認定有効期間開始日", end)
+    set_field(t1, 0, "認定有効期間終了日", start)
+    inv("DAT004", "certification-period-reversed", fs,
+        "認定有効期間開始日 is after 認定有効期間終了日 in 第1表.")
+
+    fs = base_riyohyo()
+    set_field(pick(fs, "UPPLAN"), 0, "サービス開始時刻", "9999")
+    inv("TIM001", "no-time-on-one-side", fs,
+        "サービス開始時刻 is 9999 (no time display) while サービス終了時刻 is a time.")
+
+    # ---------------------------------------------------------------- 明細判別コード
+    fs = base_riyohyo()
+    set_field(pick(fs, "UPPLAN"), 0, "明細判別コード", "1")
+    inv("EQP003", "detail-code-on-homecare", fs,
+        "A 訪問介護 row carries 明細判別コード 1; it is set only on 福祉用具貸与 rows.")
+
+    fs = base_riyohyo(users=("U3",), receiver=P17)
+    p = pick(fs, "UPPLAN")
+    for r in p.recs:
+        if r["サービスコード"] == "171004":
+            r["明細判別コード"] = ""
+    p._lines = None
+    inv("EQP004", "items-not-numbered", fs,
+        "Two 171004 rows of 100 units for different items (サイドレール, ベッド用テーブル) carry no 明細判別コード.")
+
+    fs = base_riyohyo(users=("U3",), receiver=P17)
+    p = pick(fs, "UPPLAN")
+    n = 2
+    for r in p.recs:
+        if r["サービスコード"] == "171004":
+            r["明細判別コード"] = str(n)
+            n += 1
+    p._lines = None
+    inv("EQP005", "items-numbered-from-2", fs,
+        "The two 171004 items are numbered 2 and 3 instead of 1 and 2.")
+
+    # ---------------------------------------------------------------- 補足 limit frames
+    fs = base_riyohyo()
+    h = pick(fs, "UPHOSOKU")
+    h.recs[0].update({"２サービス種類コード": "15", "２支給限度基準額": 20000, "２合計単位数": 7335,
+                      "２限度超単位数": 0})
+    h._lines = None
+    inv("HSK001", "frame-2-without-frame-1", fs,
+        "サービス種類別限度額 枠2 is filled while 枠1 is empty; frames are filled from 枠1 in order.")
+
+    fs = base_riyohyo()
+    h = pick(fs, "UPHOSOKU")
+    h.recs[0].update({"１支給限度基準額": 20000, "１合計単位数": 7335, "１限度超単位数": 0})
+    h._lines = None
+    inv("HSK002", "frame-without-type", fs, "枠1 holds units but no サービス種類コード.")
+
+    fs = base_riyohyo()
+    h = pick(fs, "UPHOSOKU")
+    h.recs[0].update({"１サービス種類コード": "2A", "１支給限度基準額": 20000, "１合計単位数": 0,
+                      "１限度超単位数": 0})
+    h._lines = None
+    inv("HSK003", "short-stay-as-2a", fs,
+        "A 短期入所療養介護 frame is written as 2A; the layout says 22.")
+
+    fs = base_riyohyo()
+    h = pick(fs, "UPHOSOKU")
+    h.recs[0].update({"１サービス種類コード": "2B", "１支給限度基準額": 5000, "１合計単位数": 0,
+                      "１限度超単位数": 0})
+    h._lines = None
+    inv("HSK004", "yobo-short-stay-as-2b", fs,
+        "A 介護予防短期入所療養介護 frame is written as 2B; by analogy with 22, the kit expects 25.")
+
+    # ---------------------------------------------------------------- office numbers
+    fs = base_riyohyo()
+    set_field(pick(fs, "UPPLAN"), 0, "更新業者コード", P11[0])
+    inv("OFC001", "updater-is-provider-in-plan", fs,
+        "A 予定 row's 更新業者コード is the provider's number; in 予定 it is the sending care manager's.")
+
+    fs = base_riyohyo()
+    set_field(pick(fs, "UPPLAN"), 0, "プラン担当業者コード", "0310000999")
+    inv("OFC002", "plan-office-not-sender", fs,
+        "プラン担当業者コード names another care-manager office than the one sending the 予定.")
+
+    # ---------------------------------------------------------------- conditions
+    fs = base_kihon()
+    set_field(pick(fs, "UPKIHON"), 0, "相談方法", "03")
+    inv("CND001", "consultation-other-without-text", fs,
+        "相談方法 is 03 (その他) but 相談方法(その他の内容) is empty.")
+
+    fs = base_plan(users=("U3",))
+    set_field(pick(fs, "UP1KYO"), 0, "その他理由", "")
+    inv("CND002", "other-reason-missing", fs,
+        "生活援助中心型の算定理由 is 3 (その他) and その他理由 is empty.")
+
+    # ---------------------------------------------------------------- roles and relevance
+    fs = unit_riyohyo(V, E5, [P5["U4"]], P15A, P15, SER)
+    inv("ROL001", "plan-from-service-office", fs,
+        "A 予定 unit is sent by a 15 通所介護 office (0320000201) instead of the care manager.")
+
+    fs = base_riyohyo(users=("U1", "U4"))
+    inv("REL001", "user-unrelated-to-receiver", fs,
+        "The 予定 for 訪問介護 office 0320000201 also holds user U4, who only uses another office.")
+
+    # ---------------------------------------------------------------- 6表 ↔ 7表
+    fs = base_riyohyo()
+    p = pick(fs, "UPPLAN")
+    p.recs = [r for r in p.recs if r["サービスコード"] != "112111"]
+    inv("XRF009", "sikyu-service-without-plan-rows", fs,
+        "7表 has the 112111 生活援助 row; the 6表 has no day of that service.")
+
+    fs = base_riyohyo()
+    s7 = pick(fs, "UPSIKYU")
+    rec_where(s7, **{"サービスコード": "111211"})["回数／日数"] = 8
+    s7._lines = None
+    inv("XRF010", "sikyu-count-differs", fs,
+        "7表 counts 8 of 111211 where the 6表 plans it on 9 days.")
+
+    fs = base_riyohyo()
+    s7 = pick(fs, "UPSIKYU")
+    s7.recs = [r for r in s7.recs if r["サービスコード"] != "155051"]
+    inv("XRF011", "plan-service-without-sikyu", fs,
+        "The 6表 plans 155051 入浴介助加算; the 7表 has no row for it.")
+
+    # ---------------------------------------------------------------- 7表 summary rows and arithmetic
+    fs = base_riyohyo()
+    s7 = pick(fs, "UPSIKYU")
+    sub = rec_where(s7, **{"サービスコード": "11AAAA"})
+    sub["割引後単位数"] = sub["サービス単位金額"]
+    s7._lines = None
+    inv("TOT006", "discounted-units-on-subtotal", fs,
+        "The 11AAAA subtotal carries 割引後単位数; it is Null on subtotal and grand-total rows.")
+
+    fs = base_riyohyo()
+    s7 = pick(fs, "UPSIKYU")
+    sub = rec_where(s7, **{"サービスコード": "11AAAA"})
+    amounts = ("サービス単位金額", "給付管理単位数", "種類支給限度基準内単位数", "区分支給限度基準内単位数",
+               "単位数単価", "費用総額保険／事業対象分", "給付率", "保険／事業費請求額",
+               "利用者負担保険／事業対象分")
+    eeee = dict(sub, **{k: "" for k in amounts})
+    eeee.update({"サービスコード": "11EEEE", "給付管理単位数": 100})
+    s7.recs.insert(s7.recs.index(sub) + 1, eeee)
+    inv("TOT007", "managed-units-on-eeee", fs,
+        "An 11EEEE (区分支給限度対象外) subtotal carries 給付管理単位数; it is Null there.")
+
+    u = dict(P5["U4"])
+    u["services"] = P5["U4"]["services"] + [svc(P31, "311111", 509, [10], "1400", "1430")]
+    fs = unit_riyohyo(V, E5, [u], CM, P15, SER)
+    inv("TOT008", "managed-units-outside-limit", fs,
+        "A 31 居宅療養管理指導 row, a service outside the 区分支給限度, carries 給付管理単位数.")
+
+    fs = base_riyohyo()
+    s7 = pick(fs, "UPSIKYU")
+    rec_where(s7, **{"サービスコード": "111211"})["サービス単位金額"] = 2000
+    s7._lines = None
+    inv("TOT009", "row-amount-not-units-times-count", fs,
+        "111211: 258 units × 9 is 2322, the row says サービス単位金額 2000.")
+
+    fs = base_riyohyo()
+    s7 = pick(fs, "UPSIKYU")
+    g = rec_where(s7, **{"サービスコード": "999999"})
+    g["費用総額保険／事業対象分"] = int(g["費用総額保険／事業対象分"]) + 100
+    s7._lines = None
+    inv("TOT010", "grand-total-cost-off", fs,
+        "The 999999 row's 費用総額 is 100 yen more than the subtotals add up to.")
+
+    fs = base_riyohyo()
+    s7 = pick(fs, "UPSIKYU")
+    sub = rec_where(s7, **{"サービスコード": "15AAAA"})
+    sub["保険／事業費請求額"] = int(sub["保険／事業費請求額"]) + 1
+    sub["利用者負担保険／事業対象分"] = int(sub["利用者負担保険／事業対象分"]) - 1
+    g = rec_where(s7, **{"サービスコード": "999999"})
+    g["保険／事業費請求額"] = int(g["保険／事業費請求額"]) + 1
+    g["利用者負担保険／事業対象分"] = int(g["利用者負担保険／事業対象分"]) - 1
+    s7._lines = None
+    inv("TOT011", "claim-not-rounded-down", fs,
+        "15AAAA: 費用総額 79951 × 90 / 100 is 71955 (rounded down); the row claims 71956.")
+
+    fs = base_riyohyo()
+    s7 = pick(fs, "UPSIKYU")
+    rec_where(s7, **{"サービスコード": "15AAAA"})["サービス単位金額"] = 7000
+    s7._lines = None
+    inv("TOT012", "subtotal-not-the-sum", fs,
+        "15AAAA says サービス単位金額 7000; its rows (151325, 155051) add up to 7335.")
+
+    # ---------------------------------------------------------------- units
+    renamed = pick(base_riyohyo(serial="20250425130000"), "UPPLAN")
+    fs = base_riyohyo() + base_riyohyo(serial="20250425140000", users=("U2",))
+    fs.append(F("plan.csv", data=renamed.data))
+    inv("UNIT006", "renamed-file-among-units", fs,
+        "plan.csv (a renamed 6表) lies in a folder with two send units: it cannot be placed in either.",
+        ["UNIT006", "NAME011"])
+
+    fs = base_plan()
+    t2 = pick(fs, "UP2KYO")
+    inv("NAME011", "renamed-file-in-its-unit", fs[:1] + [F("table2.csv", data=t2.data)] + fs[2:],
+        "The 2表 of a 計画書 unit arrived renamed to table2.csv: its name is an error, and it is still "
+        "judged with the unit of its folder.", ["NAME011"])
+
+    # ---------------------------------------------------------------- numbering
+    fs = unit_yobo(V, E5, [P5["Y1"]], HOUKATSU, PA1, SER)
+    sub = pick(fs, "UPYOBO_SUB")
+    sub.recs[1]["支援計画ＮＯ"] = 1
+    sub.recs[1]["利用サービスＮＯ"] = 1
+    sub._lines = None
+    inv("PLN002", "duplicate-yobo-numbers", fs,
+        "Two 予防 別表 rows of one plan are both numbered 課題1 / 支援計画1 / 利用サービス1.")
+
 # --------------------------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------------------------
@@ -1534,6 +1789,7 @@ def write_all() -> int:
 def main() -> None:
     build_valid()
     build_invalid()
+    build_invalid_meaning()
     n = write_all()
     print(f"{len(CASES)} cases, {n} data files written under {HERE}")
 

@@ -219,6 +219,22 @@ fn strict_profile_turns_warnings_into_errors() {
 }
 
 #[test]
+fn docs_coverage_md_is_current() {
+    let o = cpkit(&["rules", "--coverage", "--markdown"]);
+    assert_eq!(o.status.code(), Some(0));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/coverage.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == stdout(&o),
+        "docs/coverage.md is stale: run `cargo run --bin cpkit -- rules --coverage --markdown > docs/coverage.md`"
+    );
+    // Every row of every layout is on the map.
+    let o = cpkit(&["rules", "--coverage", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(373));
+}
+
+#[test]
 fn docs_rules_md_is_current() {
     let o = cpkit(&["rules", "--markdown"]);
     assert_eq!(o.status.code(), Some(0));

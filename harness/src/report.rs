@@ -203,7 +203,8 @@ fn human_finding(out: &mut String, f: &Finding, unit: Option<&str>) {
     if let Some(v) = &f.value {
         let _ = writeln!(out, "    value: «{v}»");
     }
-    let _ = writeln!(out, "    ref: {}", f.rule_info().reference);
+    let _ = writeln!(out, "    ref: {}", f.public_reference());
+    let _ = writeln!(out, "    kit: {}", f.rule_info().reference);
 }
 
 /// Human-readable text.
@@ -424,17 +425,20 @@ pub fn rules_markdown() -> String {
             family = Some(r.family);
             let _ = write!(
                 out,
-                "\n## {}\n\n| ID | severity | rule | source |\n| --- | --- | --- | --- |\n",
+                "\n## {}\n\n| ID | severity | rule | where in the standard (MHLW) | kit keys |\n| --- | --- | --- | --- | --- |\n",
                 r.family.label()
             );
         }
         let _ = writeln!(
             out,
-            "| {} | {} | {} / {} | {} |",
+            "| {} | {} | {} / {} | {} | {} |",
             r.id,
             r.severity,
             r.title_ja,
             r.title_en,
+            careplan_spec::sources::public(r.reference)
+                .join("<br>")
+                .replace('|', "\\|"),
             r.reference.replace('|', "\\|")
         );
     }
@@ -447,4 +451,51 @@ pub fn rules_markdown() -> String {
         );
     }
     out
+}
+
+/// The coverage map of the spec core (`cpkit rules --coverage`): JSON, Markdown (docs/coverage.md)
+/// or a terminal listing.
+pub fn coverage(json: bool, markdown: bool) -> Result<String, serde_json::Error> {
+    use careplan_spec::coverage;
+    if markdown {
+        return Ok(coverage::markdown());
+    }
+    if json {
+        let value = serde_json::json!({
+            "rows": coverage::rows(),
+            "clauses": coverage::clauses(),
+        });
+        return Ok(serde_json::to_string_pretty(&value)? + "\n");
+    }
+    let mut out = String::new();
+    for c in coverage::clauses() {
+        let _ = writeln!(out, "{}\n    {}", c.public_reference, c.what);
+        if !c.rules.is_empty() {
+            let _ = writeln!(out, "    rules: {}", c.rules.join(", "));
+        }
+        if let Some(why) = &c.unchecked {
+            let _ = writeln!(out, "    not checked: {why}");
+        }
+    }
+    let rows = coverage::rows();
+    for r in &rows {
+        let _ = writeln!(
+            out,
+            "{} No.{:<3} {:<28} {}",
+            r.layout,
+            r.no,
+            r.name,
+            r.rules.join(" ")
+        );
+        for u in &r.unchecked {
+            let _ = writeln!(out, "    not checked: {u}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} rows of {} layouts; `--markdown` writes docs/coverage.md, `--json` the map as data.",
+        rows.len(),
+        careplan_spec::layout::all_layouts().len()
+    );
+    Ok(out)
 }

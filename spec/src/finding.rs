@@ -82,6 +82,9 @@ pub struct Finding {
     /// The offending text as read.
     pub value: Option<String>,
     pub args: Vec<(&'static str, String)>,
+    /// The layout row the finding is about, in the public V4.1 numbering: (layout file, No.), for
+    /// [`Finding::public_reference`].
+    pub row: Option<(&'static str, u16)>,
 }
 
 impl Finding {
@@ -96,7 +99,31 @@ impl Finding {
             field: None,
             value: None,
             args: Vec::new(),
+            row: None,
         }
+    }
+
+    /// Names the layout row (layout file name, V4.1 No.) the finding is about.
+    pub fn row(mut self, layout: &'static str, no: u16) -> Self {
+        self.row = Some((layout, no));
+        self
+    }
+
+    /// Where a vendor finds the clause in the MHLW documents: the layout row the finding is about
+    /// (document, edition, page, table, item No. and name), or else the rule's references.
+    pub fn public_reference(&self) -> String {
+        if let Some((layout, no)) = self.row
+            && let Some(place) = crate::sources::layout_row(layout, no)
+        {
+            let mut refs = vec![place];
+            for r in crate::sources::public(self.rule_info().reference) {
+                if r.contains("decisions.md") && !refs.contains(&r) {
+                    refs.push(r);
+                }
+            }
+            return refs.join("; ");
+        }
+        crate::sources::public(self.rule_info().reference).join("; ")
     }
 
     pub fn at(mut self, location: impl Into<Location>) -> Self {
@@ -178,7 +205,11 @@ pub struct JsonFinding {
     pub field: Option<JsonField>,
     pub value: Option<String>,
     pub message: JsonMessage,
+    /// The kit's internal line keys (docs/decisions.md, SUMMARY keys).
     pub reference: String,
+    /// Where a vendor finds the clause in the MHLW documents.
+    #[serde(default)]
+    pub public_reference: String,
 }
 
 impl Finding {
@@ -207,6 +238,7 @@ impl Finding {
                 en: f.message_en(),
             },
             reference: rule.reference.to_owned(),
+            public_reference: f.public_reference(),
         }
     }
 }

@@ -17,6 +17,7 @@
 pub mod checks;
 pub mod codes;
 pub mod convert;
+pub mod coverage;
 pub mod domain;
 pub mod filename;
 pub mod finding;
@@ -30,6 +31,7 @@ pub mod report;
 pub mod rules;
 pub mod severity;
 pub mod sink;
+pub mod sources;
 pub mod table;
 pub mod tokenizer;
 pub mod unitdef;

@@ -578,7 +578,7 @@ rules! {
     UnitMixedShapes { "UNIT003", Error, Unit,
         "送信単位内で版が混在", "mixed versions in a send unit",
         "連番 {serial} のファイルの版が混在しています（{shapes}）", "the files of serial {serial} mix versions ({shapes})",
-        ref "SUMMARY §7", ex "UPPLAN in V4.1 shape, UPHOSOKU in V3 shape", fix "write every file of a unit in one version" }
+        ref "S4 L413-433; SUMMARY §7", ex "UPPLAN in V4.1 shape, UPHOSOKU in V3 shape", fix "write every file of a unit in one version" }
     UnitMonthMismatch { "UNIT004", Error, Unit,
         "送信単位内で年月が異なる", "months differ within a send unit",
         "連番 {serial} のファイルの年月が一致しません（{months}）", "the files of serial {serial} are for different months ({months})",

@@ -27,6 +27,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| ctx.kind == FileKind::UpSikyu,
         new: |ctx| Box::new(Billing::new(ctx)),
     }],
+    covers,
 };
 
 /// The columns the 全合計 row sums.
@@ -144,7 +145,9 @@ impl Billing {
                             .arg("expected", rows);
                         if let Some(col) = self.summed[i].0 {
                             let c = &file.view.columns[col];
-                            f = f.field(c.no, c.name());
+                            f = f
+                                .field(c.no, c.name())
+                                .row(&file.view.layout.name, c.column.no);
                         }
                         if let Some(at) = at[i] {
                             f = f.at(at);
@@ -289,4 +292,36 @@ impl Check for Billing {
         self.check_subtotals(file, out);
         self.users.clear();
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    use FileKind::UpSikyu;
+    let mut out = super::cover(
+        &[UpSikyu],
+        &["単位数", "割引後単位数", "回数／日数", "サービス単位金額"],
+        &[RuleId::TotRowAmount],
+    );
+    out.extend(super::cover(
+        &[UpSikyu],
+        &[
+            "区分支給限度基準内単位数",
+            "単位数単価",
+            "費用総額保険／事業対象分",
+            "給付率",
+            "保険／事業費請求額",
+            "利用者負担保険／事業対象分",
+        ],
+        &[RuleId::TotBilling],
+    ));
+    out.extend(super::cover(
+        &[UpSikyu],
+        &SUMMED,
+        &[RuleId::TotGrandTotalSum],
+    ));
+    out.extend(super::cover(
+        &[UpSikyu],
+        &[SUMMED[0], SUMMED[1]],
+        &[RuleId::TotSubtotalSum],
+    ));
+    out
 }

@@ -25,6 +25,7 @@ pub static FAMILY: Family = Family {
         },
         new: |ctx| Box::new(Conditions::new(ctx)),
     }],
+    covers,
 };
 
 /// One conditional requirement.
@@ -126,6 +127,21 @@ impl Check for Conditions {
                 .push(f.arg("if_field", if_name).arg("if_value", trigger));
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    data()
+        .required_when
+        .iter()
+        .flat_map(|c| {
+            let rule = if c.stated {
+                RuleId::CndRequired
+            } else {
+                RuleId::CndExpected
+            };
+            super::cover(&c.kinds, &[&c.field, &c.if_field], &[rule])
+        })
+        .collect()
 }
 
 #[cfg(test)]

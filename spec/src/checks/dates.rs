@@ -23,6 +23,7 @@ pub static FAMILY: Family = Family {
         applies: |_| true,
         new: |ctx| Box::new(Dates::new(ctx)),
     }],
+    covers,
 };
 
 struct Dates {
@@ -98,4 +99,26 @@ impl Check for Dates {
             }
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    use FileKind::*;
+    let mut out = super::cover(
+        &[UpPlan, UpJsk],
+        &["サービス利用日"],
+        &[RuleId::DatOutsideMonth],
+    );
+    out.extend(super::cover(
+        &[UpPlan, UpJsk],
+        &["日割対象日"],
+        &[RuleId::DatMaskDayMissing, RuleId::DatMaskEmpty],
+    ));
+    for o in &conditions::data().order {
+        out.extend(super::cover(
+            &o.kinds,
+            &[&o.from, &o.to],
+            &[RuleId::DatOrder],
+        ));
+    }
+    out
 }

@@ -26,6 +26,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| kind_in(ctx, &[FileKind::UpPlan, FileKind::UpJsk]),
         new: |ctx| Box::new(DetailCode::new(ctx)),
     }],
+    covers,
 };
 
 /// Longest item or code value kept (TAIS codes have 12 characters; longer values are findings of
@@ -52,8 +53,9 @@ struct DetailCode {
     item: [Col; 3],
     /// No equipment columns (V3): items cannot be told apart.
     has_items: bool,
-    /// 明細判別コード's No. in this version (for findings made at the end of the file).
-    detail_no: Option<u16>,
+    /// 明細判別コード's No. in this version, its layout and its V4.1 No. (for findings made at the
+    /// end of the file).
+    detail_no: Option<(u16, &'static str, u16)>,
     /// (user|office, service code, 単位数) → its rows.
     groups: BTreeMap<(String, String, String), Group>,
 }
@@ -66,7 +68,7 @@ impl DetailCode {
             ctx.col("用具名称（機種名）"),
         ];
         Self {
-            user: key_cols(ctx, key_columns(ctx.kind.prefix())),
+            user: key_cols(ctx, &key_columns(ctx.kind.prefix())[..2]),
             code: ctx.col("サービスコード"),
             office: ctx.col("サービス事業者コード"),
             detail: ctx.col("明細判別コード"),
@@ -85,8 +87,8 @@ impl DetailCode {
             .arg("user", &g.user)
             .arg("service", &g.service)
             .arg("units", &g.units);
-        if let Some(no) = self.detail_no {
-            f = f.field(no, "明細判別コード");
+        if let Some((no, layout, v41)) = self.detail_no {
+            f = f.field(no, "明細判別コード").row(layout, v41);
         }
         f
     }
@@ -158,7 +160,10 @@ impl Check for DetailCode {
     }
 
     fn finish(&mut self, file: &FileContext, out: &mut Out) {
-        self.detail_no = self.detail.0.map(|i| file.view.columns[i].no);
+        self.detail_no = self.detail.0.map(|i| {
+            let c = &file.view.columns[i];
+            (c.no, file.view.layout.name.as_str(), c.column.no)
+        });
         for g in std::mem::take(&mut self.groups).into_values() {
             if g.items.len() < 2 {
                 continue;
@@ -213,4 +218,21 @@ impl Check for DetailCode {
             }
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    use FileKind::*;
+    let mut out = super::cover(&[UpPlan, UpJsk], &["明細判別コード"], FAMILY.rules);
+    out.extend(super::cover(
+        &[UpPlan, UpJsk],
+        &[
+            "TAISコード",
+            "福祉用具届出コード",
+            "用具名称（機種名）",
+            "単位数",
+            "サービスコード",
+        ],
+        &[RuleId::EqpDetailNumbering],
+    ));
+    out
 }

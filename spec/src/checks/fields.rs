@@ -31,6 +31,8 @@ pub static FAMILY: Family = Family {
         applies: |_| true,
         new: |_| Box::new(Fields),
     }],
+    // The generic field rules apply to every row by its attributes; the coverage map adds them.
+    covers: super::no_columns,
 };
 
 struct Fields;

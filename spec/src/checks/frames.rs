@@ -24,6 +24,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| ctx.kind == data().kind,
         new: |ctx| Box::new(Frames::new(ctx)),
     }],
+    covers,
 };
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +139,24 @@ impl Check for Frames {
             }
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    let d = data();
+    let mut out = Vec::new();
+    for n in &d.labels {
+        let stype = d.type_column.replace("{n}", n);
+        out.extend(super::cover(&[d.kind], &[&stype], FAMILY.rules));
+        for c in &d.value_columns {
+            let c = c.replace("{n}", n);
+            out.extend(super::cover(
+                &[d.kind],
+                &[&c],
+                &[RuleId::HskFrameGap, RuleId::HskFrameWithoutType],
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

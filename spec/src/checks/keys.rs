@@ -33,6 +33,7 @@ pub static FAMILY: Family = Family {
         },
         Hook::Unit(check_unit),
     ],
+    covers,
 };
 
 /// Collects a file's keys into its report.
@@ -232,4 +233,27 @@ fn check_unit(unit: &UnitFiles, sink: &mut Sink) {
             }
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    let mut out = Vec::new();
+    for kind in FileKind::ALL {
+        let names: Vec<&str> = key_columns(kind.prefix())
+            .iter()
+            .map(String::as_str)
+            .collect();
+        out.extend(super::cover(&[kind], &names, FAMILY.rules));
+    }
+    let hosoku: Vec<&str> = key_columns("UPHOSOKU_PLAN")
+        .iter()
+        .chain(key_columns("UPHOSOKU_MONTH"))
+        .map(String::as_str)
+        .collect();
+    out.extend(super::cover(&[FileKind::UpHosoku], &hosoku, FAMILY.rules));
+    out.extend(super::cover(
+        &[FileKind::UpKihon],
+        &["家族構成 画像ファイル名"],
+        &[RuleId::XrfImageMissing],
+    ));
+    out
 }

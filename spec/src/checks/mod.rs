@@ -51,6 +51,34 @@ pub struct Family {
     /// Every rule the family may emit (checked by a test against what it does emit).
     pub rules: &'static [RuleId],
     pub hooks: &'static [Hook],
+    /// The layout columns the family reads and the rules it judges them by (the coverage map,
+    /// `cpkit rules --coverage`). Families that judge names or units only return nothing.
+    pub covers: fn() -> Vec<Cover>,
+}
+
+/// One line of the coverage map: `rules` judge `column` of the layouts of `kinds`.
+#[derive(Debug, Clone)]
+pub struct Cover {
+    pub kinds: Vec<FileKind>,
+    pub column: String,
+    pub rules: Vec<RuleId>,
+}
+
+/// A [`Cover`] for each of `columns` (names as in the layouts; `name#2` for a repeated name).
+pub fn cover(kinds: &[FileKind], columns: &[&str], rules: &[RuleId]) -> Vec<Cover> {
+    columns
+        .iter()
+        .map(|c| Cover {
+            kinds: kinds.to_vec(),
+            column: (*c).to_owned(),
+            rules: rules.to_vec(),
+        })
+        .collect()
+}
+
+/// No columns: a family that judges names or units.
+pub fn no_columns() -> Vec<Cover> {
+    Vec::new()
 }
 
 /// How a family takes part in validation.
@@ -157,7 +185,9 @@ impl Record<'_> {
         match col.0 {
             Some(i) => {
                 let c = &self.file.view.columns[i];
-                f.at(self.raw.fields()[i].start).field(c.no, c.name())
+                f.at(self.raw.fields()[i].start)
+                    .field(c.no, c.name())
+                    .row(&self.file.view.layout.name, c.column.no)
             }
             None => f.at(self.raw.start),
         }

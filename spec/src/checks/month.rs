@@ -22,6 +22,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| ctx.view.layout.month_column.is_some(),
         new: |ctx| Box::new(Months::new(ctx)),
     }],
+    covers,
 };
 
 struct Months {
@@ -131,4 +132,24 @@ impl Check for Months {
             self.note(rec, month, value, out);
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    use FileKind::*;
+    let mut out = super::cover(
+        &[UpPlan, UpJsk, UpSikyu, UpHosoku],
+        &["対象年月"],
+        &[RuleId::FileSeveralMonths, RuleId::FileMonthMismatch],
+    );
+    out.extend(super::cover(
+        &[DltPlan, DltJsk],
+        &["削除対象年月"],
+        &[RuleId::FileSeveralMonths, RuleId::FileMonthMismatch],
+    ));
+    out.extend(super::cover(
+        &[UpHosoku],
+        &["対象年月", "居宅サービス計画作成（変更）日"],
+        &[RuleId::FileHosokuLink],
+    ));
+    out
 }

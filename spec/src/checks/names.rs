@@ -27,6 +27,7 @@ pub static FAMILY: Family = Family {
         RuleId::NameServiceTypeNotLinked,
     ],
     hooks: &[Hook::Name(check_name)],
+    covers: super::no_columns,
 };
 
 /// Name-level findings of a parsed name.

@@ -21,6 +21,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| hierarchy(ctx.kind).is_some(),
         new: |ctx| Box::new(Numbering::new(ctx)),
     }],
+    covers,
 };
 
 #[derive(Debug, Deserialize)]
@@ -143,4 +144,14 @@ impl Check for Numbering {
             entry.seen.insert(triple, rec.line());
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    hierarchies()
+        .iter()
+        .flat_map(|(h, rule)| {
+            let levels: Vec<&str> = h.levels.iter().map(String::as_str).collect();
+            super::cover(&[h.kind], &levels, &[*rule])
+        })
+        .collect()
 }

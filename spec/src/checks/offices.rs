@@ -21,6 +21,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| ctx.name.is_some() && data().iter().any(|c| c.kinds.contains(&ctx.kind)),
         new: |ctx| Box::new(Offices::new(ctx)),
     }],
+    covers,
 };
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +126,17 @@ impl Check for Offices {
             );
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    data()
+        .iter()
+        .filter_map(|row| {
+            let rule = RuleId::from_id(&row.rule)?;
+            Some(super::cover(&row.kinds, &[&row.column], &[rule]))
+        })
+        .flatten()
+        .collect()
 }
 
 #[cfg(test)]

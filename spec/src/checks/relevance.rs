@@ -20,6 +20,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| ctx.kind == FileKind::UpPlan && ctx.name.is_some(),
         new: |ctx| Box::new(Relevance::new(ctx)),
     }],
+    covers,
 };
 
 struct Relevance {
@@ -70,4 +71,8 @@ impl Check for Relevance {
             }
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    super::cover(&[FileKind::UpPlan], &["サービス事業者コード"], FAMILY.rules)
 }

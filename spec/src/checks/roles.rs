@@ -18,6 +18,7 @@ pub static FAMILY: Family = Family {
     summary: "the name's service types fit the kind's direction (care manager ↔ service office)",
     rules: &[RuleId::RolSenderType],
     hooks: &[Hook::Name(check_name)],
+    covers: super::no_columns,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]

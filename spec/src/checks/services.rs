@@ -22,6 +22,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| kind_in(ctx, &[FileKind::UpPlan, FileKind::UpJsk, FileKind::UpSikyu]),
         new: |ctx| Box::new(Services::new(ctx)),
     }],
+    covers,
 };
 
 struct Services {
@@ -88,4 +89,23 @@ impl Check for Services {
             }
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    use FileKind::*;
+    let mut out = super::cover(
+        &[UpPlan, UpJsk, UpSikyu],
+        &["サービスコード"],
+        &[
+            RuleId::FldUnknownServiceType,
+            RuleId::FldServiceNotLinked,
+            RuleId::EqpCodeMissing,
+        ],
+    );
+    out.extend(super::cover(
+        &[UpPlan, UpJsk, UpSikyu],
+        &["TAISコード", "福祉用具届出コード"],
+        &[RuleId::EqpCodeMissing, RuleId::EqpCodeOnOtherService],
+    ));
+    out
 }

@@ -32,6 +32,7 @@ pub static FAMILY: Family = Family {
         },
         Hook::Unit(check_unit),
     ],
+    covers,
 };
 
 /// Longest part of a service key kept.
@@ -154,4 +155,24 @@ fn check_unit(unit: &UnitFiles, sink: &mut Sink) {
             ));
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    use FileKind::*;
+    let mut out = super::cover(
+        &[UpPlan],
+        &[
+            "サービスコード",
+            "サービス回数",
+            "単位数",
+            "サービス事業者コード",
+        ],
+        FAMILY.rules,
+    );
+    out.extend(super::cover(
+        &[UpSikyu],
+        &["サービスコード", "回数／日数", "サービス事業所コード"],
+        FAMILY.rules,
+    ));
+    out
 }

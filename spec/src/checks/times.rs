@@ -15,6 +15,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| kind_in(ctx, &[FileKind::UpPlan, FileKind::UpJsk]),
         new: |ctx| Box::new(Times::new(ctx)),
     }],
+    covers,
 };
 
 /// The value that means "no time display".
@@ -56,4 +57,13 @@ impl Check for Times {
                 .arg("other_value", other_value),
         );
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    use FileKind::*;
+    super::cover(
+        &[UpPlan, UpJsk],
+        &["サービス開始時刻", "サービス終了時刻"],
+        FAMILY.rules,
+    )
 }

@@ -32,6 +32,7 @@ pub static FAMILY: Family = Family {
         applies: |ctx| kind_in(ctx, &[FileKind::UpSikyu]),
         new: |ctx| Box::new(Totals::new(ctx)),
     }],
+    covers,
 };
 
 /// Per-user state of a 第7表 file.
@@ -208,4 +209,38 @@ impl Check for Totals {
             }
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    use FileKind::UpSikyu;
+    let mut out = super::cover(
+        &[UpSikyu],
+        &["サービスコード"],
+        &[
+            RuleId::TotMissingGrandTotal,
+            RuleId::TotMissingSubtotal,
+            RuleId::TotOrphanSubtotal,
+        ],
+    );
+    out.extend(super::cover(
+        &[UpSikyu],
+        &["サービス事業所コード"],
+        &[RuleId::TotGrandTotalOffice],
+    ));
+    out.extend(super::cover(
+        &[UpSikyu],
+        &["単位数"],
+        &[RuleId::TotSummaryUnits],
+    ));
+    out.extend(super::cover(
+        &[UpSikyu],
+        &["割引後率", "割引後単位数"],
+        &[RuleId::TotSummaryNotNull],
+    ));
+    out.extend(super::cover(
+        &[UpSikyu],
+        &["給付管理単位数"],
+        &[RuleId::TotLimitOutsideSubtotal, RuleId::TotLimitOutsideType],
+    ));
+    out
 }

@@ -26,6 +26,7 @@ pub static FAMILY: Family = Family {
         applies: |_| true,
         new: |ctx| Box::new(Versions::new(ctx)),
     }],
+    covers,
 };
 
 /// Most distinct CSVバージョン values remembered per file.
@@ -122,4 +123,12 @@ impl Check for Versions {
             }
         }
     }
+}
+
+fn covers() -> Vec<super::Cover> {
+    super::cover(
+        &crate::kind::FileKind::ALL,
+        &["CSVバージョン"],
+        FAMILY.rules,
+    )
 }

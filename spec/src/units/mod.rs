@@ -97,10 +97,15 @@ pub fn check_units(reports: &[FileReport], options: Options) -> Vec<UnitReport> 
         let mut sink = Sink::new("", options);
         let unit = check_group(reports, &files, &key.1, &mut sink);
         for &i in unplaced.get(&key).into_iter().flatten() {
+            let path = &reports[i].path;
+            let bare = std::path::Path::new(path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.clone());
             sink.push(
                 Finding::new(RuleId::UnitUnplaced)
-                    .file(&reports[i].path)
-                    .arg("file", &reports[i].path)
+                    .file(path)
+                    .arg("file", bare)
                     .arg(
                         "hint",
                         " — このフォルダには複数の送信単位があります / the folder holds several send units",

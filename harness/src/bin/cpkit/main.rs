@@ -72,9 +72,14 @@ enum Command {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
-        /// Print the Markdown catalogue (docs/rules.md is this output).
+        /// Print the Markdown catalogue (docs/rules.md is this output; with --coverage,
+        /// docs/coverage.md).
         #[arg(long, conflicts_with = "json")]
         markdown: bool,
+        /// Print the coverage map instead: the rules that check each layout row and each clause of
+        /// the standard, and what cannot be checked and why.
+        #[arg(long, conflicts_with = "profiles")]
+        coverage: bool,
     },
     /// Convert send units between V3 (202208) and V4.1 (202407).
     Convert {
@@ -191,9 +196,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             profiles,
             json,
             markdown,
+            coverage,
         } => {
             let mut out = String::new();
-            if profiles {
+            if coverage {
+                out = report::coverage(json, markdown)?;
+            } else if profiles {
                 for p in Profile::all() {
                     out.push_str(&format!("{}: {}\n", p.name, p.description));
                     for r in RULES {
@@ -213,7 +221,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             "id": r.id, "severity": r.severity, "family": r.family.label(),
                             "title": { "ja": r.title_ja, "en": r.title_en },
                             "message": { "ja": r.message_ja, "en": r.message_en },
-                            "reference": r.reference, "example": r.example, "fix": r.fix,
+                            "reference": r.reference,
+                            "public_reference": careplan_spec::sources::public(r.reference),
+                            "example": r.example, "fix": r.fix,
                         })
                     })
                     .collect();
@@ -266,7 +276,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 r.severity, strict
             ));
             out.push_str(&format!("family:    {}\n", r.family.label()));
-            out.push_str(&format!("source:    {}\n\n", r.reference));
+            out.push_str("where in the standard:\n");
+            for place in careplan_spec::sources::public(r.reference) {
+                out.push_str(&format!("    {place}\n"));
+            }
+            out.push_str(&format!("kit keys:  {}\n\n", r.reference));
             out.push_str(&format!(
                 "message (ja): {}\nmessage (en): {}\n\n",
                 r.message_ja, r.message_en
