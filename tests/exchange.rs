@@ -725,6 +725,26 @@ async fn the_trace_export_holds_every_request_and_file_and_no_secret() {
     assert!(trace.contains("DESTINATION_NOT_SUPPORTED"));
     let mut all = trace.clone();
     all.push_str(&std::fs::read_to_string(out.join("sends.jsonl")).unwrap());
+    // What a replay needs besides: the registry (no password, no hash), clock and settings.
+    let state = std::fs::read_to_string(out.join("exchange.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert!(
+        v["offices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["number"] == PROVIDER && o["licence"] == "active"),
+        "{state}"
+    );
+    let user = &v["users"][0];
+    assert!(user["state"].is_string() && user.get("hash").is_none() && user.get("salt").is_none());
+    assert_eq!(
+        v["settings"]["switches"]["receive_mode"],
+        serde_json::to_value(careplan_mock_server::config::Switches::default().receive_mode)
+            .unwrap()
+    );
+    assert!(v["clock_offset_seconds"].is_i64());
+    all.push_str(&state);
     assert!(
         !all.contains(DEMO_PASSWORD) && !all.contains(&token),
         "no secrets in the bundle"

@@ -8,6 +8,7 @@
 //! * [`software`] — what an office runs: personas over a care-software state, or a SUT adapter.
 //! * [`suite`] — the built-in suite embedded in the binary, scenario files on disk, report names.
 //! * [`runner`] — runs scenarios against a fresh mock exchange and judges every step.
+//! * [`support`] — for support engineers: diagnose, diff, anonymize, shrink.
 //!
 //! The binary (`src/bin/cpkit/main.rs`) only parses arguments, calls these, and maps outcomes to
 //! exit codes.
@@ -21,3 +22,4 @@ pub mod runner;
 pub mod scenario;
 pub mod software;
 pub mod suite;
+pub mod support;

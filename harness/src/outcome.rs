@@ -158,8 +158,9 @@ pub struct CaseOutcome {
 }
 
 /// One call the kit's own exchange client made for an office during a scenario: the scenario's
-/// exchange transcript, in order. Not rendered in the reports; kept for whoever replays a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// exchange transcript, in order. Not rendered in the reports; written into the replay bundle of a
+/// failing scenario (`support::replay`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ExchangeCall {
     /// 1-based step number.
     pub step: usize,
@@ -167,13 +168,40 @@ pub struct ExchangeCall {
     pub office: String,
     pub terminal: String,
     /// `login`, `send`, `inbox` or `download`.
-    pub call: &'static str,
+    pub call: String,
     /// What was asked: destination and file names, item and file ids.
     pub request: String,
     /// Whether the exchange answered with success.
     pub ok: bool,
     /// The answer: delivery ids, item ids, byte counts, or the refusal's text.
     pub answer: String,
+}
+
+/// The certificate an office of a scenario presented to the exchange (for replay bundles).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CertificateUse {
+    /// The office id of the scenario.
+    pub office: String,
+    pub number: String,
+    /// The scenario's `certificate` (valid, expired, other-ca …; `none` for no certificate).
+    pub variant: String,
+    /// The scenario's `certificate_kind`.
+    pub kind: String,
+    /// SHA-256 of the certificate's DER bytes, lower-case hex (empty for `none`).
+    pub sha256: String,
+    /// The certificate's serial number, hex (empty for `none`).
+    pub serial: String,
+}
+
+/// The scenario's clock as the run set it (D-HARNESS-CLOCK).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RunClock {
+    /// The scenario's first day, `YYYY-MM-DD`.
+    pub today: String,
+    /// The exchange's clock at the start, RFC 3339 (the first day at 10:00:00 UTC).
+    pub exchange_start: String,
+    /// The first ファイル連番 the scenario hands out.
+    pub first_serial: String,
 }
 
 /// The result of one scenario file.
@@ -193,6 +221,13 @@ pub struct ScenarioOutcome {
     pub duration: Duration,
     /// Every call of the kit's exchange client, in order.
     pub transcript: Vec<ExchangeCall>,
+    /// The certificate of each office (empty when the set-up failed before issuing them).
+    pub certificates: Vec<CertificateUse>,
+    /// The clock the scenario ran on (None when the set-up failed before setting it).
+    pub clock: Option<RunClock>,
+    /// The replay bundle written for this scenario, as the report being rendered links it
+    /// (relative to the report's folder); None for scenarios without one (those that pass).
+    pub bundle: Option<String>,
 }
 
 impl ScenarioOutcome {

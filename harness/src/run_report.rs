@@ -214,9 +214,20 @@ fn junit_case(scenario: &ScenarioOutcome, case: &CaseOutcome, fail_on: Verdict) 
             }
             test_case.set_system_out(out);
         }
-        _ => {}
+        // Failures and errors carry their text in the failure element; the output points at
+        // the scenario's replay bundle.
+        _ => {
+            if let Some(bundle) = &scenario.bundle {
+                test_case.set_system_out(replay_line(bundle));
+            }
+        }
     }
     test_case
+}
+
+/// `replay bundle: PATH (cpkit replay PATH)`.
+fn replay_line(bundle: &str) -> String {
+    format!("replay bundle: {bundle} (cpkit replay {bundle})")
 }
 
 fn junit_suite(scenario: &ScenarioOutcome, fail_on: Verdict) -> TestSuite {
@@ -236,6 +247,10 @@ fn junit_suite(scenario: &ScenarioOutcome, fail_on: Verdict) -> TestSuite {
     suite.add_property(Property::new("warnings", tally.warn.to_string()));
     if tally.blocked > 0 {
         suite.add_property(Property::new("blocked", tally.blocked.to_string()));
+    }
+    if let Some(bundle) = &scenario.bundle {
+        suite.add_property(Property::new("bundle", bundle.as_str()));
+        suite.set_system_out(replay_line(bundle));
     }
     if !scenario.tags.is_empty() {
         suite.add_property(Property::new("tags", scenario.tags.join(",")));
@@ -316,6 +331,9 @@ struct JsonScenario<'a> {
     refs: &'a [String],
     software: Vec<JsonSoftware<'a>>,
     duration_ms: u64,
+    /// The replay bundle of a failing scenario, relative to the report's folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle: Option<&'a str>,
     cases: Vec<JsonCase<'a>>,
 }
 
@@ -442,6 +460,7 @@ fn json_scenario(scenario: &ScenarioOutcome) -> JsonScenario<'_> {
             .map(|(office, software)| JsonSoftware { office, software })
             .collect(),
         duration_ms: millis(scenario.duration),
+        bundle: scenario.bundle.as_deref(),
         cases: scenario.cases.iter().map(json_case).collect(),
     }
 }
@@ -682,6 +701,13 @@ fn html_scenario(out: &mut String, index: usize, scenario: &ScenarioOutcome) {
             escape(software)
         );
     }
+    if let Some(bundle) = &scenario.bundle {
+        let _ = write!(
+            out,
+            "<dt>replay bundle</dt><dd><a class=\"bundle\" href=\"{0}/\">{0}</a> — <code>cpkit replay {0}</code></dd>",
+            escape(bundle)
+        );
+    }
     out.push_str("</dl>\n");
     for (case_index, case) in scenario.cases.iter().enumerate() {
         html_case(
@@ -847,6 +873,9 @@ mod tests {
             cases: vec![send, warn, fail],
             duration: Duration::from_millis(1234),
             transcript: Vec::new(),
+            certificates: Vec::new(),
+            clock: None,
+            bundle: None,
         };
 
         let mut not_applicable = case(
@@ -875,6 +904,9 @@ mod tests {
             cases: vec![not_applicable, error],
             duration: Duration::from_millis(250),
             transcript: Vec::new(),
+            certificates: Vec::new(),
+            clock: None,
+            bundle: None,
         };
 
         RunOutcome {
@@ -1186,6 +1218,48 @@ mod tests {
             summary_line(&run)
         );
         assert!(to_html(&run).contains("<span class=\"badge v-blocked\">BLOCKED</span>"));
+    }
+
+    #[test]
+    fn a_replay_bundle_is_linked_from_all_three_reports() {
+        let plain = to_junit(&sample_run());
+        assert!(!plain.contains("bundle"), "no bundle, no link: {plain}");
+        let mut run = sample_run();
+        run.scenarios[0].bundle = Some("bundles/001-plan-actual".to_owned());
+        let xml = to_junit(&run);
+        let report = read_back(&xml);
+        let suite = &report.test_suites[0];
+        assert!(
+            suite
+                .properties
+                .iter()
+                .any(|p| p.name.as_str() == "bundle"
+                    && p.value.as_str() == "bundles/001-plan-actual"),
+            "{xml}"
+        );
+        let failed = suite
+            .test_cases
+            .iter()
+            .find(|c| c.name.as_str() == "3 assert actual = plan")
+            .unwrap();
+        assert_eq!(
+            failed.system_out.as_ref().map(|o| o.as_str()),
+            Some("replay bundle: bundles/001-plan-actual (cpkit replay bundles/001-plan-actual)")
+        );
+        assert!(
+            report.test_suites[1]
+                .properties
+                .iter()
+                .all(|p| p.name.as_str() != "bundle")
+        );
+        let v: serde_json::Value = serde_json::from_str(&to_json(&run)).unwrap();
+        assert_eq!(v["scenarios"][0]["bundle"], "bundles/001-plan-actual");
+        assert!(v["scenarios"][1].get("bundle").is_none());
+        let html = to_html(&run);
+        assert!(
+            html.contains("<a class=\"bundle\" href=\"bundles/001-plan-actual/\">"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -314,6 +314,14 @@ impl Hub {
             let user = hub.new_user(&u.id, u.office.as_str(), &u.password, u.state, u.agent);
             hub.store.upsert_user(&user)?;
         }
+        // What this start runs with, for a replay of the trace (`trace::export`).
+        let settings = serde_json::json!({
+            "api": hub.config.api,
+            "limits": hub.config.limits,
+            "switches": hub.config.switches,
+        });
+        hub.store
+            .set_setting(crate::trace::SETTINGS_KEY, &settings.to_string())?;
         Ok(hub)
     }
 

@@ -8,7 +8,12 @@
 //! trace.jsonl     one audit row per line (seq, time, peer, office, terminal, user, action, status, code, detail)
 //! sends.jsonl     one send (or draft) per line, with its files' names, sizes and SHA-256
 //! files/<send id>/<file name>   the bytes as stored
+//! exchange.json   what a replay needs besides: the clock offset, the settings of the last start
+//!                 (API shape, limits, switches) and the registry (offices with licences and
+//!                 service types; users with password state and agent flag — no password, no hash)
 //! ```
+//!
+//! `cpkit replay` replays such a bundle against a fresh hub (harness `support::replay`).
 
 use std::fs;
 use std::io::Write;
@@ -30,6 +35,41 @@ pub enum TraceError {
     },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+/// The store setting where [`crate::hub::Hub::open`] records the settings it runs with (JSON:
+/// `api`, `limits`, `switches`), exported for replays.
+pub const SETTINGS_KEY: &str = "replay_settings";
+
+/// `exchange.json`: the registry, clock and settings of the exported hub.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ExchangeState {
+    /// Seconds the hub's clock ran ahead of the system clock at the export (audit times are the
+    /// system clock's).
+    pub clock_offset_seconds: i64,
+    /// The settings of the hub's last start (None for a database written before they were kept).
+    pub settings: Option<serde_json::Value>,
+    pub offices: Vec<RegistryOffice>,
+    pub users: Vec<RegistryUser>,
+}
+
+/// An office as exported.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RegistryOffice {
+    pub number: String,
+    pub name: String,
+    pub licence: crate::config::Licence,
+    pub licence_until: Option<String>,
+    pub service_types: Vec<String>,
+}
+
+/// A user as exported: never the password or its hash.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RegistryUser {
+    pub id: String,
+    pub office: String,
+    pub state: crate::config::PasswordState,
+    pub agent: bool,
 }
 
 /// What an export wrote.
@@ -116,6 +156,43 @@ pub fn export(store: &Store, out: &Path) -> Result<ExportSummary, TraceError> {
     })?;
     result.map_err(werr(&sends_path))?;
     sends.flush().map_err(werr(&sends_path))?;
+
+    let state = ExchangeState {
+        clock_offset_seconds: store
+            .setting("clock_offset_seconds")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        settings: store
+            .setting(SETTINGS_KEY)?
+            .and_then(|v| serde_json::from_str(&v).ok()),
+        offices: store
+            .offices()?
+            .into_iter()
+            .map(|o| RegistryOffice {
+                number: o.number,
+                name: o.name,
+                licence: o.licence,
+                licence_until: o.licence_until,
+                service_types: o.service_types,
+            })
+            .collect(),
+        users: store
+            .users()?
+            .into_iter()
+            .map(|u| RegistryUser {
+                id: u.id,
+                office: u.office,
+                state: u.state,
+                agent: u.agent,
+            })
+            .collect(),
+    };
+    let state_path = out.join("exchange.json");
+    fs::write(
+        &state_path,
+        serde_json::to_vec_pretty(&state).expect("the exchange state serialises"),
+    )
+    .map_err(werr(&state_path))?;
 
     let summary = ExportSummary {
         schema: "cpkit-trace/1",

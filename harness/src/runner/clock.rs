@@ -30,9 +30,30 @@ impl Clock {
         )
     }
 
+    /// The day's first ファイル連番: today 10:00:00.
+    fn first_serial(&self) -> Serial {
+        Serial::parse(&format!("{}100000", self.today_text())).expect("a valid serial")
+    }
+
+    /// The clock as a replay bundle records it (before any serial is handed out).
+    pub fn record(&self) -> crate::outcome::RunClock {
+        crate::outcome::RunClock {
+            today: format!(
+                "{:04}-{:02}-{:02}",
+                self.today.year(),
+                u8::from(self.today.month()),
+                self.today.day()
+            ),
+            exchange_start: exchange_start(self.today)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            first_serial: self.first_serial().as_str().to_owned(),
+        }
+    }
+
     /// A fresh ファイル連番: today 10:00:00 plus a counter, so that units are ordered as exported.
     pub fn next_serial(&mut self) -> Serial {
-        let base = Serial::parse(&format!("{}100000", self.today_text())).expect("a valid serial");
+        let base = self.first_serial();
         // Leave room for a persona that splits one export into several units (one per month: a
         // second apart).
         let s = careplan_spec::convert::serial_plus_seconds(&base, self.seconds);
@@ -45,6 +66,11 @@ impl Clock {
         self.today += time::Duration::days(days);
         self.hub_offset += days * 86_400;
     }
+}
+
+/// The exchange's clock at the start of a scenario: its first day at 10:00:00 UTC.
+pub(super) fn exchange_start(today: time::Date) -> time::OffsetDateTime {
+    today.with_hms(10, 0, 0).expect("a valid time").assume_utc()
 }
 
 /// A licence date: `YYYY-MM-DD`, or `+30d` / `-1d` relative to the scenario's first day (the
@@ -87,6 +113,10 @@ mod tests {
         let mut c = Clock::new(time::macros::date!(2025 - 05 - 27), 0);
         assert_eq!(c.next_serial().as_str(), "20250527100000");
         assert_eq!(c.next_serial().as_str(), "20250527100100");
+        let recorded = c.record();
+        assert_eq!(recorded.today, "2025-05-27");
+        assert_eq!(recorded.exchange_start, "2025-05-27T10:00:00Z");
+        assert_eq!(recorded.first_serial, "20250527100000");
         c.advance(1);
         assert_eq!(c.today_text(), "20250528");
         assert_eq!(c.hub_offset, 86_400);

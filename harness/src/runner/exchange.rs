@@ -64,7 +64,7 @@ impl<'a> Exchange<'a> {
             step: self.step,
             office: o.spec.id.clone(),
             terminal: terminal.to_owned(),
-            call,
+            call: call.to_owned(),
             request,
             ok: true,
             answer: String::new(),
@@ -168,7 +168,14 @@ impl<'a> Exchange<'a> {
                         "download",
                         format!("item {} file {} {}", item.id, f.id, f.name),
                     );
-                    self.answered(&bytes, |b| format!("{} bytes", b.len()));
+                    self.answered(&bytes, |b| {
+                        let digest = ring::digest::digest(&ring::digest::SHA256, b);
+                        let hex: String = digest.as_ref()[..8]
+                            .iter()
+                            .map(|x| format!("{x:02x}"))
+                            .collect();
+                        format!("{} bytes, sha256 {hex}…", b.len())
+                    });
                     files.push(StoredFile {
                         name: f.name.clone(),
                         bytes: bytes?,

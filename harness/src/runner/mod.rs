@@ -95,6 +95,9 @@ fn header(s: &Scenario) -> ScenarioOutcome {
         cases: Vec::new(),
         duration: Duration::ZERO,
         transcript: Vec::new(),
+        certificates: Vec::new(),
+        clock: None,
+        bundle: None,
     }
 }
 
@@ -185,6 +188,7 @@ async fn run_scenario(s: &Scenario, index: usize, options: &RunOptions) -> Scena
         Err(e) => return kit_failure(s, e),
     };
     let mut out = header(s);
+    out.certificates = offices.iter().map(setup::certificate_use).collect();
     out.software = offices
         .iter()
         .map(|o| (o.spec.id.clone(), o.software.label()))
@@ -194,6 +198,7 @@ async fn run_scenario(s: &Scenario, index: usize, options: &RunOptions) -> Scena
         exchange: exchange::Exchange::new(&server),
         clock: clock::Clock::new(today, hub_offset),
     };
+    out.clock = Some(steps.clock.record());
     let mut blocks = blocking::Blocks::default();
     for (i, step) in s.file.steps.iter().enumerate() {
         let started = Instant::now();
@@ -274,7 +279,7 @@ mod tests {
         let calls: Vec<(usize, &str, &str)> = outcome
             .transcript
             .iter()
-            .map(|c| (c.step, c.office.as_str(), c.call))
+            .map(|c| (c.step, c.office.as_str(), c.call.as_str()))
             .collect();
         // Step 4 sends from cm (logging in first), step 5 fetches at day: an inbox call, then one
         // download per file of the unit.

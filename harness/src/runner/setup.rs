@@ -13,9 +13,10 @@ use careplan_mock_server::server::RunningServer;
 use careplan_spec::OfficeNumber;
 
 use super::RunOptions;
-use super::clock::resolve_until;
+use super::clock::{exchange_start, resolve_until};
 use super::office::OfficeRun;
 use super::sut::{HubAccess, software_for};
+use crate::outcome::CertificateUse;
 use crate::scenario::Scenario;
 
 /// Sets up the exchange and offices of a scenario, or says why not.
@@ -99,15 +100,43 @@ pub(super) async fn set_up(
     }
     // The hub's clock starts on the scenario's first day (licences, passwords and sessions are
     // judged on it); certificates keep the real clock, which TLS checks.
-    let start = today
-        .with_hms(10, 0, 0)
-        .expect("a valid time")
-        .assume_utc()
-        .unix_timestamp();
+    let start = exchange_start(today).unix_timestamp();
     let offset = start - time::OffsetDateTime::now_utc().unix_timestamp();
     server
         .hub
         .set_clock_offset(offset)
         .map_err(|e| format!("failed to set the exchange's clock: {e}"))?;
     Ok((server, offices, offset))
+}
+
+/// The certificate an office presents, as a replay bundle records it: its fingerprint (SHA-256 of
+/// the DER bytes) and serial, beside the scenario's variant and kind.
+pub(super) fn certificate_use(o: &OfficeRun) -> CertificateUse {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    let (sha256, serial) = o
+        .identity
+        .client
+        .as_ref()
+        .and_then(|(cert, _)| CertificateDer::from_pem_file(cert).ok())
+        .map(|der| {
+            let digest = ring::digest::digest(&ring::digest::SHA256, &der);
+            let serial = careplan_mock_server::pki::cert_info(&der)
+                .map(|i| i.serial_hex)
+                .unwrap_or_default();
+            (hex(digest.as_ref()), serial)
+        })
+        .unwrap_or_default();
+    CertificateUse {
+        office: o.spec.id.clone(),
+        number: o.number.as_str().to_owned(),
+        variant: o.spec.certificate.clone(),
+        kind: o.spec.certificate_kind.clone(),
+        sha256,
+        serial,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

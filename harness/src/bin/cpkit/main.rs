@@ -24,6 +24,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod exchange;
 mod scenarios;
+mod support;
 
 #[derive(Parser)]
 #[command(
@@ -130,6 +131,21 @@ enum Command {
     /// Play a persona as a command-line product (load / import / export / record-actuals), e.g.
     /// to build a `command` SUT from one.
     Persona(scenarios::PersonaArgs),
+    /// Compare two files, folders or send units cell by cell (exit 0 same, 1 different).
+    Diff(support::DiffArgs),
+    /// Copy files with every personal value replaced by a keyed pseudonym (same person, same
+    /// pseudonym; the copy fails the same rules at the same places).
+    Anonymize(support::AnonymizeArgs),
+    /// Explain why an exchange of these files broke and whose side must change: ranked causes
+    /// with evidence and fixes, and what every simulated product would do with the files.
+    Diagnose(support::DiagnoseArgs),
+    /// Cut a failing folder down to the files, users, records and values the failure needs, and
+    /// write a scenario that reproduces it.
+    Shrink(support::ShrinkArgs),
+    /// Rerun a replay bundle (of a failing `cpkit run` scenario, or a `cpkit trace export`) against
+    /// a fresh exchange and report every answer that differs from the recorded one (exit 0 same,
+    /// 1 different, 2 usage).
+    Replay(support::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -290,6 +306,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(a) => scenarios::run(a),
         Command::Scenarios(c) => scenarios::scenarios_command(c),
         Command::Persona(a) => scenarios::persona_command(a),
+        Command::Diff(a) => support::diff(a),
+        Command::Anonymize(a) => support::anonymize(a),
+        Command::Diagnose(a) => support::diagnose(a),
+        Command::Shrink(a) => support::shrink(a),
+        Command::Replay(a) => support::replay(a),
     }
 }
 

@@ -17,6 +17,7 @@ use careplan_harness::software::persona::{self, Defect};
 use careplan_harness::software::state::CareState;
 use careplan_harness::software::{ExportRequest, PersonaSoftware, Software, StoredFile};
 use careplan_harness::suite::{self, Origin, Source};
+use careplan_harness::support::replay::bundle::{self, SutSource};
 use careplan_spec::{Month, OfficeNumber, Serial, ServiceTypeCode};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -333,6 +334,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    let sut_source = match (&args.sut, &sut) {
+        (Some(path), Some(config)) => Some(SutSource::read(path, &config.name, &config.adapter)?),
+        _ => None,
+    };
     let work = args
         .work
         .clone()
@@ -360,17 +365,26 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         (args.junit, args.json, args.html)
     };
+    // A replay bundle per failing scenario, in the folder of the reports (D-SUPPORT-REPLAY).
+    let folder = [&junit, &json, &html]
+        .into_iter()
+        .flatten()
+        .next()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| args.report_dir.clone());
+    let bundles = write_bundles(&folder, &scenarios, &outcome, sut_source.as_ref());
     let mut written = Vec::new();
-    if let Some(p) = &junit {
-        write_report(p, &run_report::to_junit(&outcome))?;
-        written.push(p.display().to_string());
-    }
-    if let Some(p) = &json {
-        write_report(p, &run_report::to_json(&outcome))?;
-        written.push(p.display().to_string());
-    }
-    if let Some(p) = &html {
-        write_report(p, &run_report::to_html(&outcome))?;
+    type Render = fn(&careplan_harness::outcome::RunOutcome) -> String;
+    let reports: [(&Option<PathBuf>, Render); 3] = [
+        (&junit, run_report::to_junit),
+        (&json, run_report::to_json),
+        (&html, run_report::to_html),
+    ];
+    for (path, render) in reports {
+        let Some(p) = path else { continue };
+        link_bundles(&mut outcome, &bundles, p)?;
+        write_report(p, &render(&outcome))?;
         written.push(p.display().to_string());
     }
     // What went wrong, readable on a terminal: failures and errors in full, each warning's
@@ -418,6 +432,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if !written.is_empty() {
         text.push_str(&format!("reports: {}\n", written.join(", ")));
     }
+    let bundled: Vec<&PathBuf> = bundles.iter().flatten().collect();
+    if let Some(first) = bundled.first() {
+        text.push_str(&format!(
+            "replay bundles of the failing scenarios: {} (`cpkit replay {}`)\n",
+            bundled
+                .iter()
+                .map(|b| b.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            first.display()
+        ));
+    }
     let verdict = outcome.verdict();
     if verdict >= Verdict::Blocked {
         text.push_str(&format!(
@@ -433,6 +459,58 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         v if outcome.fails(v) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// Writes the replay bundle of every scenario that fails the run into `<folder>/bundles/`; the
+/// bundle of each scenario, or None (passing, or not writable: said on standard error).
+fn write_bundles(
+    folder: &Path,
+    scenarios: &[Scenario],
+    outcome: &careplan_harness::outcome::RunOutcome,
+    sut: Option<&SutSource>,
+) -> Vec<Option<PathBuf>> {
+    scenarios
+        .iter()
+        .zip(&outcome.scenarios)
+        .enumerate()
+        .map(|(i, (s, o))| {
+            if !outcome.fails(o.verdict()) {
+                return None;
+            }
+            let dir = folder.join("bundles").join(bundle::folder_name(i, &o.file));
+            match bundle::write_bundle(&dir, s, o, sut, &outcome.started) {
+                Ok(()) => Some(dir),
+                Err(e) => {
+                    eprintln!("cpkit: no replay bundle for {}: {e}", o.file);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Points each scenario's `bundle` at its bundle as seen from the folder of `report`.
+fn link_bundles(
+    outcome: &mut careplan_harness::outcome::RunOutcome,
+    bundles: &[Option<PathBuf>],
+    report: &Path,
+) -> Result<()> {
+    let from = report
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(from)
+        .with_context(|| format!("failed to create {}", from.display()))?;
+    for (s, b) in outcome.scenarios.iter_mut().zip(bundles) {
+        s.bundle = b.as_ref().map(|dir| {
+            careplan_harness::support::shrink::relative(from, dir)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        });
+    }
+    Ok(())
 }
 
 fn opt_type(text: &str, what: &str) -> Result<Option<ServiceTypeCode>> {
