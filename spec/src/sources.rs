@@ -118,7 +118,10 @@ fn layout_place(a: u32, b: u32) -> String {
             .filter(|(_, n)| (a..=b).contains(n))
             .map(|(c, _)| *c)
             .collect();
-        let what = if let [c, ..] = hits.as_slice() {
+        let what = if hits.len() == rows.len() && hits.len() > 1 {
+            // The whole table.
+            String::new()
+        } else if let [c, ..] = hits.as_slice() {
             let mut s = format!("No.{} {}", c.no, c.name);
             if hits.len() > 1 {
                 let lastc = hits[hits.len() - 1];
@@ -192,6 +195,13 @@ pub fn public(reference: &str) -> Vec<String> {
                 continue;
             }
         };
+        // Scenario references name sections and rows the way people cite them.
+        if let Some(place) = named_place(doc, rest) {
+            if !out.contains(&place) {
+                out.push(place);
+            }
+            continue;
+        }
         let mut any = false;
         for token in rest.split([',', ' ']) {
             let Some((a, b)) = range(token) else { continue };
@@ -210,6 +220,61 @@ pub fn public(reference: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// `S4 §2.3 …` (a numbered section of the main text), `S4 history …` (its 更新履歴), or
+/// `L4 UPPLAN No.12 …` (a row by kind or layout and No.), with the rest of the text kept as a note.
+fn named_place(doc: &str, rest: &str) -> Option<String> {
+    let (head, note) = match rest.split_once([' ', ':']) {
+        Some((h, n)) => (h, n.trim()),
+        None => (rest, ""),
+    };
+    let note = note
+        .strip_prefix('(')
+        .and_then(|n| n.strip_suffix(')'))
+        .unwrap_or(note);
+    let with_note = |place: String| {
+        if note.is_empty() {
+            place
+        } else {
+            format!("{place}（{note}）")
+        }
+    };
+    if doc == "S4" {
+        let main = &data().main;
+        if let Some(number) = head.strip_prefix('§') {
+            let s = main
+                .sections
+                .iter()
+                .find(|s| s.number.trim_end_matches('.') == number.trim_end_matches('.'))?;
+            return Some(with_note(main_place(s.line)));
+        }
+        if head == "history" || head == "errata" {
+            let s = main.sections.first()?;
+            return Some(with_note(main_place(s.line)));
+        }
+        return None;
+    }
+    // L4 <KIND or LAYOUT> No.<n>
+    let mut words = rest.split_whitespace();
+    let table = words.next()?;
+    let no: u16 = words.next()?.strip_prefix("No.")?.parse().ok()?;
+    let layout_name = crate::kind::FileKind::ALL
+        .iter()
+        .find(|k| k.prefix() == table)
+        .and_then(|k| k.info().layout)
+        .unwrap_or(table);
+    let place = layout_row(layout_name, no)?;
+    let note = words.collect::<Vec<&str>>().join(" ");
+    let note = note
+        .strip_prefix('(')
+        .and_then(|n| n.strip_suffix(')'))
+        .unwrap_or(&note);
+    Some(if note.is_empty() {
+        place
+    } else {
+        format!("{place}（{note}）")
+    })
 }
 
 fn other(part: &str) -> String {
@@ -277,6 +342,22 @@ mod tests {
             layout_row("UPPLAN", 12).unwrap(),
             "別紙「CSVファイルレイアウト定義書」 第4.1版（令和6年10月） p.7「第6表（サービス利用票）、実績情報」No.12 サービス開始時刻"
         );
+    }
+
+    #[test]
+    fn scenario_references_by_section_and_row_are_resolved() {
+        let r = public("S4 §2.4 居宅② / 事業所①");
+        assert!(
+            r[0].contains("2.4 インターフェースファイルの送信単位について"),
+            "{r:?}"
+        );
+        assert!(r[0].ends_with("（居宅② / 事業所①）"), "{r:?}");
+        let r = public("L4 UPJSK No.12");
+        assert!(r[0].contains("No.12 サービス開始時刻"), "{r:?}");
+        let r = public("S4 history 4.0/4.1");
+        assert!(r[0].contains("更新履歴"), "{r:?}");
+        let r = public("seed 000 §e 1");
+        assert_eq!(r, vec!["seed 000 §e 1".to_owned()]);
     }
 
     #[test]

@@ -356,7 +356,8 @@ fn round_trip(o: &OfficeRun) -> CaseOutcome {
     if !diff.is_empty() {
         c.diff = Some(CsvDiff { subject, ..diff });
     }
-    c.refs.push(rule.src.clone());
+    c.refs
+        .extend(super::public_refs(std::slice::from_ref(&rule.src)));
     c
 }
 

@@ -90,7 +90,7 @@ fn header(s: &Scenario) -> ScenarioOutcome {
         file: s.name.clone(),
         description: s.file.scenario.description.trim().to_owned(),
         tags: s.file.scenario.tags.clone(),
-        refs: s.file.scenario.refs.clone(),
+        refs: public_refs(&s.file.scenario.refs),
         software: Vec::new(),
         cases: Vec::new(),
         duration: Duration::ZERO,
@@ -119,6 +119,21 @@ fn kit_failure(s: &Scenario, message: String) -> ScenarioOutcome {
     out
 }
 
+/// A scenario's references as reports show them: `S4 §…`, `L4 …` keys become the public
+/// coordinates of the MHLW documents (document, edition, page, section or table and item), the
+/// kit's own notes stay as written (careplan_spec::sources).
+pub(crate) fn public_refs(refs: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in refs {
+        for p in careplan_spec::sources::public(r) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// Numbers, names and locates a case of step `i`, and applies the step's refs and severity.
 fn name_case(c: &mut CaseOutcome, s: &Scenario, i: usize, step: &toml::Spanned<Step>) {
     let st = step.get_ref();
@@ -131,7 +146,7 @@ fn name_case(c: &mut CaseOutcome, s: &Scenario, i: usize, step: &toml::Spanned<S
     } else {
         format!("{name}: {}", c.name)
     };
-    c.refs.extend(st.refs.iter().cloned());
+    c.refs.extend(public_refs(&st.refs));
     if st.severity.as_deref() == Some("should") && c.verdict == Verdict::Fail {
         c.verdict = Verdict::Warn;
     }
