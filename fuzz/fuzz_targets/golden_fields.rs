@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use careplan_spec::check_units;
-use careplan_spec::tokenizer::tokenize_all;
+use careplan_spec::tokenizer::{tokenize_all, write_all};
 use careplan_spec::validate::{Options, validate_bytes};
 use libfuzzer_sys::fuzz_target;
 
@@ -65,31 +65,6 @@ struct Mutation {
     value: Vec<u8>,
 }
 
-fn write(records: &[Vec<(Vec<u8>, bool)>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for rec in records {
-        for (i, (bytes, quoted)) in rec.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            if *quoted {
-                out.push(b'"');
-                for &b in bytes {
-                    if b == b'"' {
-                        out.push(b'"');
-                    }
-                    out.push(b);
-                }
-                out.push(b'"');
-            } else {
-                out.extend_from_slice(bytes);
-            }
-        }
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 fuzz_target!(|m: Mutation| {
     let cases = corpus();
     assert!(!cases.is_empty(), "golden/valid not found");
@@ -106,7 +81,7 @@ fuzz_target!(|m: Mutation| {
                     *field = (m.value.clone(), m.quoted);
                 }
             }
-            write(&records)
+            write_all(&records)
         } else {
             bytes.clone()
         };

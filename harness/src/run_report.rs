@@ -493,7 +493,7 @@ pub fn to_json(run: &RunOutcome) -> String {
 // HTML
 
 /// Escapes text for HTML element content and for quoted attribute values.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

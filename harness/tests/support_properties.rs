@@ -111,16 +111,7 @@ fn fill(f: &Input, values: &BTreeMap<(usize, usize), Vec<u8>>) -> Vec<u8> {
         for (fi, field) in r.fields.iter().enumerate() {
             out.extend_from_slice(&f.bytes[at..field.span.start]);
             match values.get(&(ri, fi)) {
-                Some(v) => {
-                    out.push(b'"');
-                    for &b in v {
-                        if b == b'"' {
-                            out.push(b'"');
-                        }
-                        out.push(b);
-                    }
-                    out.push(b'"');
-                }
+                Some(v) => careplan_spec::tokenizer::write_field(&mut out, v, true),
                 None => out.extend_from_slice(&f.bytes[field.span.clone()]),
             }
             at = field.span.end;

@@ -415,6 +415,39 @@ impl<R: Read> Tokenizer<R> {
 /// A record as plain data: each field's bytes and whether it was quoted.
 pub type PlainRecord = Vec<(Vec<u8>, bool)>;
 
+/// Writes one field as the standard's CSV does: quoted fields in `""` with inner `"` doubled, other
+/// fields as they are.
+pub fn write_field(out: &mut Vec<u8>, bytes: &[u8], quoted: bool) {
+    if !quoted {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.push(b'"');
+    for &b in bytes {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Writes records back as CSV with CRLF line ends; the inverse of [`tokenize_all`] for what it
+/// reads without issues. For tests, fuzzing and tools that rewrite single fields.
+pub fn write_all(records: &[PlainRecord]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for rec in records {
+        for (i, (bytes, quoted)) in rec.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_field(&mut out, bytes, *quoted);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 /// Tokenizes a whole buffer; for tests and small inputs.
 pub fn tokenize_all(bytes: &[u8]) -> (Vec<PlainRecord>, Vec<TokenIssue>) {
     let mut t = Tokenizer::new(bytes);

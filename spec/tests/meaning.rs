@@ -2,7 +2,7 @@
 //! exactly when the standard's condition is broken.
 
 use careplan_spec::layout;
-use careplan_spec::tokenizer::tokenize_all;
+use careplan_spec::tokenizer::{tokenize_all, write_all};
 use careplan_spec::validate::{Options, validate_bytes};
 use careplan_spec::{FileKind, RuleId, SpecVersion};
 use proptest::prelude::*;
@@ -20,25 +20,7 @@ fn with_field(kind: FileKind, bytes: &[u8], rec: usize, name: &str, value: &str)
     let col = view.col(name).unwrap();
     let (mut records, _) = tokenize_all(bytes);
     records[rec][col] = (value.as_bytes().to_vec(), false);
-    let mut out = Vec::new();
-    for r in records {
-        let fields: Vec<Vec<u8>> = r
-            .into_iter()
-            .map(|(b, quoted)| {
-                if quoted {
-                    let mut q = vec![b'"'];
-                    q.extend(b);
-                    q.push(b'"');
-                    q
-                } else {
-                    b
-                }
-            })
-            .collect();
-        out.extend(fields.join(&b","[..]));
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    write_all(&records)
 }
 
 fn rules_of(name: &str, bytes: &[u8]) -> Vec<RuleId> {

@@ -24,6 +24,7 @@ use careplan_spec::{FileKind, FileName};
 use serde::Serialize;
 
 use super::inputs::Input;
+use crate::run_report::escape;
 use crate::software::rules::rules;
 
 /// Facts about one file that are compared as a whole.
@@ -674,22 +675,6 @@ pub fn to_human(r: &DiffReport) -> String {
         r.only_in_a.len(),
         r.only_in_b.len()
     ));
-    out
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
     out
 }
 

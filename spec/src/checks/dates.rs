@@ -87,13 +87,10 @@ impl Check for Dates {
             let (a, b) = (rec.text(from), rec.text(to));
             // YYYYMMDD compares as text.
             if is_valid_date(a) && is_valid_date(b) && a > b {
-                let other =
-                    to.0.map(|i| rec.file.view.columns[i].name())
-                        .unwrap_or_default();
                 out.sink.push(
                     rec.finding(RuleId::DatOrder, from)
                         .value(a)
-                        .arg("other", other)
+                        .arg("other", rec.column_name(to))
                         .arg("other_value", b),
                 );
             }

@@ -173,6 +173,13 @@ impl Record<'_> {
         self.get(col).unwrap_or("")
     }
 
+    /// The layout name of `col` (empty when the layout lacks it).
+    pub fn column_name(&self, col: Col) -> &'static str {
+        col.0
+            .map(|i| self.file.view.columns[i].name())
+            .unwrap_or_default()
+    }
+
     /// Line where the record starts.
     pub fn line(&self) -> u32 {
         self.raw.start.line

@@ -46,10 +46,7 @@ impl Check for Times {
         } else {
             (self.end, end, self.start, start)
         };
-        let other_name = other
-            .0
-            .map(|i| rec.file.view.columns[i].name())
-            .unwrap_or_default();
+        let other_name = rec.column_name(other);
         out.sink.push(
             rec.finding(RuleId::TimNoTimeOneSide, col)
                 .value(value)
