@@ -383,3 +383,29 @@ fn validate_accepts_the_whole_valid_corpus() {
     let o = cpkit(&["validate", golden("valid").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+#[test]
+fn validate_reports_the_same_whatever_the_number_of_jobs() {
+    // Valid and invalid files, many folders (units), so that threads finish out of order.
+    let dirs = [golden("valid"), golden("invalid")];
+    let dirs: Vec<&str> = dirs.iter().map(|d| d.to_str().unwrap()).collect();
+    let run = |jobs: &str| {
+        let mut args = vec!["validate", "--format", "json", "--jobs", jobs];
+        args.extend(&dirs);
+        let out = cpkit(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    let one = run("1");
+    assert!(one.contains("\"findings\""), "{one}");
+    for jobs in ["2", "7"] {
+        assert_eq!(run(jobs), one, "--jobs {jobs}");
+    }
+    let zero = cpkit(&["validate", "--jobs", "0", dirs[0]]);
+    assert_eq!(zero.status.code(), Some(2));
+}

@@ -7,6 +7,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use careplan_spec::finding::{Finding, Severity};
+use careplan_spec::parallel;
 use careplan_spec::units::{UnitReport, check_units};
 use careplan_spec::validate::{FileReport, Options, validate_bytes, validate_reader};
 
@@ -155,34 +156,18 @@ pub fn in_memory<'a>(
     }
 }
 
-/// Validates `paths` and checks their send units.
+/// Validates `paths` and checks their send units, on one thread per core.
 pub fn run(paths: &[PathBuf], options: Options) -> Result<Run, CheckError> {
+    run_with_jobs(paths, options, parallel::default_jobs())
+}
+
+/// Validates `paths` on up to `jobs` threads (files in parallel, each streamed), then checks their
+/// send units. The reports are in the order of the files whatever `jobs` is; a file that cannot be
+/// read fails the run with the first such file in that order.
+pub fn run_with_jobs(paths: &[PathBuf], options: Options, jobs: usize) -> Result<Run, CheckError> {
     let (files, skipped) = expand(paths)?;
-    let mut reports = Vec::with_capacity(files.len());
-    for path in &files {
-        let file = File::open(path).map_err(|e| CheckError::Read {
-            path: path.clone(),
-            error: e,
-        })?;
-        let shown = path.display().to_string();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let report = validate_reader(
-            &shown,
-            &name,
-            BufReader::with_capacity(64 * 1024, file),
-            options,
-        );
-        if let Some(e) = &report.io_error {
-            return Err(CheckError::Read {
-                path: path.clone(),
-                error: std::io::Error::other(e.clone()),
-            });
-        }
-        reports.push(report);
-    }
+    let results = parallel::map(&files, jobs, |path| validate_file(path, options));
+    let reports = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     let units = check_units(&reports, options);
     Ok(Run {
         profile: options.profile.name.as_str(),
@@ -190,4 +175,29 @@ pub fn run(paths: &[PathBuf], options: Options) -> Result<Run, CheckError> {
         units,
         skipped,
     })
+}
+
+fn validate_file(path: &Path, options: Options) -> Result<FileReport, CheckError> {
+    let file = File::open(path).map_err(|e| CheckError::Read {
+        path: path.to_owned(),
+        error: e,
+    })?;
+    let shown = path.display().to_string();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let report = validate_reader(
+        &shown,
+        &name,
+        BufReader::with_capacity(64 * 1024, file),
+        options,
+    );
+    if let Some(e) = &report.io_error {
+        return Err(CheckError::Read {
+            path: path.to_owned(),
+            error: std::io::Error::other(e.clone()),
+        });
+    }
+    Ok(report)
 }

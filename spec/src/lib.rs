@@ -26,6 +26,7 @@ pub mod identify;
 pub mod kind;
 pub mod layout;
 pub mod ms932;
+pub mod parallel;
 pub mod profile;
 pub mod report;
 pub mod rules;

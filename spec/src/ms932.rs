@@ -126,15 +126,22 @@ fn needs_scrutiny(bytes: &[u8]) -> bool {
 /// unassigned, 外字, NEC or IBM character is reported in `issues` (which is appended to).
 pub fn decode_into(bytes: &[u8], out: &mut String, issues: &mut Vec<DecodeIssue>) {
     if bytes.is_ascii() {
-        // ASCII is valid UTF-8.
-        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        // SAFETY: ASCII bytes are valid UTF-8 (checked just above).
+        out.push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
         return;
     }
-    if !needs_scrutiny(bytes)
-        && let Some(text) = SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes)
-    {
-        out.push_str(&text);
-        return;
+    if !needs_scrutiny(bytes) {
+        // Straight into `out`, no intermediate string.
+        let mut decoder = SHIFT_JIS.new_decoder_without_bom_handling();
+        let before = out.len();
+        if let Some(room) = decoder.max_utf8_buffer_length_without_replacement(bytes.len()) {
+            out.reserve(room);
+            let (result, read) = decoder.decode_to_string_without_replacement(bytes, out, true);
+            if result == encoding_rs::DecoderResult::InputEmpty && read == bytes.len() {
+                return;
+            }
+        }
+        out.truncate(before);
     }
     decode_slow(bytes, out, issues);
 }

@@ -3,7 +3,7 @@
 //! month has, and at least one (L4 L388-394); the periods of `[[order]]` in
 //! `data/conditions.toml` do not end before they start.
 
-use crate::domain::is_valid_date;
+use crate::domain::{Month, is_valid_date};
 use crate::kind::FileKind;
 use crate::rules::RuleId;
 
@@ -61,7 +61,7 @@ impl Check for Dates {
         if let Some(month) = rec.month {
             let day = rec.text(self.day);
             // A day that is no date at all is FLD003's finding.
-            if is_valid_date(day) && !day.starts_with(&month.to_string()) {
+            if is_valid_date(day) && day.get(..6).and_then(Month::parse) != Some(month) {
                 out.sink.push(
                     rec.finding(RuleId::DatOutsideMonth, self.day)
                         .value(day)

@@ -3,12 +3,13 @@
 //! characters, unused columns, fixed values. Everything here is driven by the row's data in
 //! `spec/data/layouts/`; no column is named in code.
 
+use crate::codes::{self, CodeTable};
 use crate::format::{self, FieldCheck};
 use crate::layout::Format;
 use crate::rules::RuleId;
 use crate::validate::visible;
 
-use super::{Check, Col, Family, Hook, Out, Record};
+use super::{Check, Col, Family, FileContext, Hook, Out, Record};
 
 pub static FAMILY: Family = Family {
     id: "fields",
@@ -29,13 +30,32 @@ pub static FAMILY: Family = Family {
     ],
     hooks: &[Hook::Records {
         applies: |_| true,
-        new: |_| Box::new(Fields),
+        new: |ctx| Box::new(Fields::new(ctx)),
     }],
     // The generic field rules apply to every row by its attributes; the coverage map adds them.
     covers: super::no_columns,
 };
 
-struct Fields;
+struct Fields {
+    /// Each column's code table, looked up once per file (by name it costs a lookup per field).
+    tables: Vec<Option<&'static CodeTable>>,
+}
+
+impl Fields {
+    fn new(ctx: &FileContext) -> Self {
+        Self {
+            tables: ctx
+                .view
+                .columns
+                .iter()
+                .map(|c| match &c.column.format {
+                    Format::Code(name) => codes::table(name),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
 
 impl Check for Fields {
     fn record(&mut self, rec: &Record, out: &mut Out) {
@@ -65,9 +85,12 @@ impl Check for Fields {
                 out.sink
                     .push(with_rule(RuleId::FldQuotedNonText).value(visible(value)));
             }
-            if let Some(bad) = value
-                .chars()
-                .find(|&ch| ch.is_control() && !(is_text && (ch == '\r' || ch == '\n')))
+            let may_hold_control =
+                !value.is_ascii() || value.bytes().any(|b| b < 0x20 || b == 0x7F);
+            if may_hold_control
+                && let Some(bad) = value
+                    .chars()
+                    .find(|&ch| ch.is_control() && !(is_text && (ch == '\r' || ch == '\n')))
             {
                 out.sink.push(
                     with_rule(RuleId::EncControl).arg("char", format!("U+{:04X}", bad as u32)),
@@ -97,6 +120,9 @@ impl Check for Fields {
                         .arg("fixed", fixed)
                         .value(visible(value)),
                 );
+            }
+            if self.tables[i].is_some_and(|t| t.contains(value)) {
+                continue;
             }
             match format::check(&c.format, value, c.min, c.max) {
                 FieldCheck::Ok => {}

@@ -11,7 +11,9 @@ use crate::rules::RuleId;
 use crate::sink::Sink;
 use crate::unitdef::key_columns;
 
-use super::{Check, Col, Family, FileContext, Hook, Out, Record, UnitFiles, key_cols, key_of};
+use super::{
+    Check, Col, Family, FileContext, Hook, KeyBuf, Out, Record, UnitFiles, key_cols, upsert,
+};
 
 pub static FAMILY: Family = Family {
     id: "keys",
@@ -44,6 +46,9 @@ struct Keys {
     hosoku_plan: Vec<Col>,
     hosoku_month: Vec<Col>,
     image: Col,
+    /// The main key (with the previous record's, see [`KeyBuf::repeats`]).
+    key: KeyBuf,
+    hosoku_key: KeyBuf,
 }
 
 impl Keys {
@@ -59,6 +64,8 @@ impl Keys {
             } else {
                 Col(None)
             },
+            key: KeyBuf::default(),
+            hosoku_key: KeyBuf::default(),
         }
     }
 }
@@ -74,21 +81,20 @@ impl Check for Keys {
             } else {
                 (&self.hosoku_month, &mut keys.hosoku_month)
             };
-            if let Some(key) = key_of(rec, cols) {
-                map.entry(key).or_insert(line);
+            if let Some(key) = self.hosoku_key.of(rec, cols) {
+                upsert(map, key, || line, |_| {});
             }
             return;
         }
-        if !self.main.is_empty()
-            && let Some(key) = key_of(rec, &self.main)
-        {
-            keys.main.entry(key).or_insert(line);
+        // The first line of each key is kept: a key repeating the previous record's is known.
+        if !self.main.is_empty() && self.key.of(rec, &self.main).is_some() && !self.key.repeats() {
+            upsert(&mut keys.main, self.key.get(), || line, |_| {});
         }
         if let Some(image) = rec.get(self.image)
             && !image.is_empty()
             && image.len() <= 255
         {
-            keys.images.entry(image.to_owned()).or_insert(line);
+            upsert(&mut keys.images, image, || line, |_| {});
         }
     }
 }

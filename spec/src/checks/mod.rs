@@ -254,19 +254,80 @@ impl UnitFiles<'_> {
 /// longer than any key value of the standard (such a value is a finding already, and keeping it
 /// would let memory grow with the input).
 pub fn key_of(rec: &Record, cols: &[Col]) -> Option<String> {
-    const MAX_KEY_PART_BYTES: usize = 32;
-    let mut key = String::new();
-    for (i, &c) in cols.iter().enumerate() {
-        let v = rec.get(c)?;
-        if v.len() > MAX_KEY_PART_BYTES {
-            return None;
+    let mut key = KeyBuf::default();
+    key.of(rec, cols)?;
+    Some(key.key)
+}
+
+/// A record's key built in a buffer kept between records, so that looking a key up costs no
+/// allocation; only a new key is copied into its map ([`upsert`]). It also remembers the key built
+/// before: consecutive records of one user share their keys, and a key equal to the previous one
+/// ([`KeyBuf::repeats`]) needs no lookup at all where the map only keeps the first occurrence.
+#[derive(Debug, Default)]
+pub struct KeyBuf {
+    key: String,
+    last: String,
+}
+
+impl KeyBuf {
+    /// The key of `rec` from `cols`, as [`key_of`] builds it.
+    pub fn of(&mut self, rec: &Record, cols: &[Col]) -> Option<&str> {
+        const MAX_KEY_PART_BYTES: usize = 32;
+        self.key.clear();
+        for (i, &c) in cols.iter().enumerate() {
+            let v = rec.get(c)?;
+            if v.len() > MAX_KEY_PART_BYTES {
+                return None;
+            }
+            if i > 0 {
+                self.key.push('/');
+            }
+            self.key.push_str(v);
         }
-        if i > 0 {
-            key.push('/');
-        }
-        key.push_str(v);
+        Some(&self.key)
     }
-    Some(key)
+
+    /// The key built last, with `parts` appended, each after `separator`.
+    pub fn extend(&mut self, separator: char, parts: &[&str]) -> &str {
+        for part in parts {
+            self.key.push(separator);
+            self.key.push_str(part);
+        }
+        &self.key
+    }
+
+    /// The key built last.
+    pub fn get(&self) -> &str {
+        &self.key
+    }
+
+    /// True when the key built last equals the one built before it; either way it becomes the
+    /// one to compare the next key with.
+    pub fn repeats(&mut self) -> bool {
+        if self.key == self.last {
+            return true;
+        }
+        self.last.clone_from(&self.key);
+        false
+    }
+}
+
+/// Updates the entry of `key` in `map` with `update`, inserting `new()` first when absent; the key
+/// is copied only then, and a present key costs one lookup.
+pub fn upsert<V>(
+    map: &mut std::collections::BTreeMap<String, V>,
+    key: &str,
+    new: impl FnOnce() -> V,
+    update: impl FnOnce(&mut V),
+) {
+    match map.get_mut(key) {
+        Some(v) => update(v),
+        None => {
+            let mut v = new();
+            update(&mut v);
+            map.insert(key.to_owned(), v);
+        }
+    }
 }
 
 /// Resolves key column names once.

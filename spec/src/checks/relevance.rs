@@ -10,7 +10,7 @@ use crate::kind::FileKind;
 use crate::rules::RuleId;
 use crate::unitdef::key_columns;
 
-use super::{Check, Col, Family, FileContext, Hook, Out, Record, key_cols, key_of};
+use super::{Check, Col, Family, FileContext, Hook, KeyBuf, Out, Record, key_cols, upsert};
 
 pub static FAMILY: Family = Family {
     id: "relevance",
@@ -29,6 +29,9 @@ struct Relevance {
     office: Col,
     /// User → (start of the first record, record number, served by the receiver).
     users: BTreeMap<String, (Location, u32, bool)>,
+    key: KeyBuf,
+    /// Whether the user of the previous record is served already.
+    last_served: bool,
 }
 
 impl Relevance {
@@ -41,21 +44,37 @@ impl Relevance {
             user: key_cols(ctx, key_columns(ctx.kind.prefix())),
             office: ctx.col("サービス事業者コード"),
             users: BTreeMap::new(),
+            key: KeyBuf::default(),
+            last_served: false,
         }
     }
 }
 
 impl Check for Relevance {
     fn record(&mut self, rec: &Record, _out: &mut Out) {
-        let Some(user) = key_of(rec, &self.user[..2.min(self.user.len())]) else {
+        if self
+            .key
+            .of(rec, &self.user[..2.min(self.user.len())])
+            .is_none()
+        {
             return;
-        };
+        }
         let served = rec.text(self.office) == self.receiver;
-        let entry = self
-            .users
-            .entry(user)
-            .or_insert((rec.raw.start.into(), rec.raw.number, false));
-        entry.2 |= served;
+        // The previous record's user is in the map already, and served when `last_served`.
+        if self.key.repeats() && (!served || self.last_served) {
+            return;
+        }
+        let mut now_served = false;
+        upsert(
+            &mut self.users,
+            self.key.get(),
+            || (rec.raw.start.into(), rec.raw.number, false),
+            |entry| {
+                entry.2 |= served;
+                now_served = entry.2;
+            },
+        );
+        self.last_served = now_served;
     }
 
     fn finish(&mut self, _file: &FileContext, out: &mut Out) {

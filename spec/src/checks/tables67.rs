@@ -15,7 +15,9 @@ use crate::report::{FileReport, ServiceTally};
 use crate::rules::RuleId;
 use crate::sink::Sink;
 
-use super::{Check, Col, Family, FileContext, Hook, Out, Record, UnitFiles, key_of, kind_in};
+use super::{
+    Check, Col, Family, FileContext, Hook, KeyBuf, Out, Record, UnitFiles, kind_in, upsert,
+};
 
 pub static FAMILY: Family = Family {
     id: "tables67",
@@ -45,6 +47,7 @@ struct Tally {
     code: Col,
     units: Col,
     times: Col,
+    key: KeyBuf,
 }
 
 impl Tally {
@@ -65,6 +68,7 @@ impl Tally {
             } else {
                 "サービス回数"
             }),
+            key: KeyBuf::default(),
         }
     }
 }
@@ -80,23 +84,25 @@ impl Check for Tally {
         {
             return;
         }
-        let Some(user) = key_of(rec, &self.user) else {
+        if self.key.of(rec, &self.user).is_none() {
             return;
-        };
+        }
+        let key = self.key.extend('|', &[office, code]);
         let times: u64 = rec.text(self.times).parse().unwrap_or(0);
         let counts = self.sikyu || rec.text(self.units) != "0";
-        let tally = out
-            .report
-            .keys
-            .services
-            .entry(format!("{user}|{office}|{code}"))
-            .or_insert(ServiceTally {
+        upsert(
+            &mut out.report.keys.services,
+            key,
+            || ServiceTally {
                 times: 0,
                 line: rec.line(),
-            });
-        if counts {
-            tally.times = tally.times.saturating_add(times);
-        }
+            },
+            |tally| {
+                if counts {
+                    tally.times = tally.times.saturating_add(times);
+                }
+            },
+        );
     }
 }
 

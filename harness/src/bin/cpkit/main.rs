@@ -16,6 +16,7 @@ use careplan_harness::{check, report};
 use careplan_spec::ServiceTypeCode;
 use careplan_spec::convert::{ConvertOptions, InputFile};
 use careplan_spec::finding::Severity;
+use careplan_spec::parallel;
 use careplan_spec::profile::Profile;
 use careplan_spec::rules::{RULES, RuleId};
 use careplan_spec::validate::Options;
@@ -63,6 +64,9 @@ enum Command {
         /// Findings shown per rule and file before the rest are only counted.
         #[arg(long, default_value_t = 50)]
         max_per_rule: u32,
+        /// Files validated at once (default: one per core); the report is the same for any number.
+        #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// List every rule with its ID, severity and title.
     Rules {
@@ -167,6 +171,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             profile,
             output,
             max_per_rule,
+            jobs,
         } => {
             let Some(profile) = Profile::named(&profile) else {
                 let names: Vec<_> = Profile::all().iter().map(|p| p.name.as_str()).collect();
@@ -179,7 +184,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 profile,
                 max_findings_per_rule: max_per_rule.max(1),
             };
-            let run = check::run(&paths, options)?;
+            let jobs = jobs.map_or_else(parallel::default_jobs, usize::from);
+            let run = check::run_with_jobs(&paths, options, jobs)?;
             let text = match format {
                 Format::Human => report::to_human(&run),
                 Format::Json => serde_json::to_string_pretty(&report::to_json(&run))? + "\n",
