@@ -160,7 +160,7 @@ fn reset_peak() -> bool {
 }
 
 /// Rounds of the five passes; each figure printed is the median of its rounds.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn median(mut secs: [f64; ROUNDS]) -> f64 {
     secs.sort_by(f64::total_cmp);

@@ -30,6 +30,46 @@ pub struct Position {
     pub column: u32,
 }
 
+/// The reader's place. Line and column are packed in one word, so that they are written and read
+/// as one: reading a position back right after updating its column alone would make the CPU wait
+/// for the store (a load spanning two smaller stores cannot be forwarded).
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    offset: u64,
+    /// Line in the high half, column in the low half.
+    line_column: u64,
+}
+
+impl Cursor {
+    const START: Cursor = Cursor {
+        offset: 0,
+        line_column: (1 << 32) | 1,
+    };
+
+    #[inline]
+    fn position(self) -> Position {
+        Position {
+            offset: self.offset,
+            line: (self.line_column >> 32) as u32,
+            column: self.line_column as u32,
+        }
+    }
+
+    /// Moves `n` characters right (saturating: a line of over 4 billion characters stays there).
+    #[inline]
+    fn add_columns(&mut self, n: u32) {
+        let column = (self.line_column as u32).saturating_add(n);
+        self.line_column = (self.line_column & !0xFFFF_FFFF) | u64::from(column);
+    }
+
+    /// Goes to column 1 of the next line.
+    #[inline]
+    fn new_line(&mut self) {
+        let line = ((self.line_column >> 32) as u32).saturating_add(1);
+        self.line_column = (u64::from(line) << 32) | 1;
+    }
+}
+
 /// How a record ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum LineEnd {
@@ -153,7 +193,7 @@ pub struct Tokenizer<R> {
     pos: usize,
     len: usize,
     eof: bool,
-    here: Position,
+    here: Cursor,
     pending_trail: bool,
     started: bool,
     records: u32,
@@ -177,7 +217,7 @@ static ENDS_UNQUOTED: [bool; 256] = {
 
 /// Advances `here` over `bytes`, which hold no CR or LF, counting columns in characters.
 #[inline]
-fn advance_run(here: &mut Position, pending_trail: &mut bool, bytes: &[u8]) {
+fn advance_run(here: &mut Cursor, pending_trail: &mut bool, bytes: &[u8]) {
     here.offset += bytes.len() as u64;
     let mut rest = bytes;
     if *pending_trail && let Some((&first, tail)) = rest.split_first() {
@@ -188,18 +228,20 @@ fn advance_run(here: &mut Position, pending_trail: &mut bool, bytes: &[u8]) {
         }
     }
     if rest.is_ascii() {
-        here.column += rest.len() as u32;
+        here.add_columns(u32::try_from(rest.len()).unwrap_or(u32::MAX));
         *pending_trail = false;
         return;
     }
+    let mut chars = 0u32;
     for &b in rest {
         if *pending_trail && is_trail(b) {
             *pending_trail = false;
         } else {
-            here.column += 1;
+            chars = chars.saturating_add(1);
             *pending_trail = is_lead(b);
         }
     }
+    here.add_columns(chars);
 }
 
 impl<R: Read> Tokenizer<R> {
@@ -214,11 +256,7 @@ impl<R: Read> Tokenizer<R> {
             pos: 0,
             len: 0,
             eof: false,
-            here: Position {
-                offset: 0,
-                line: 1,
-                column: 1,
-            },
+            here: Cursor::START,
             pending_trail: false,
             started: false,
             records: 0,
@@ -237,7 +275,7 @@ impl<R: Read> Tokenizer<R> {
 
     /// Where the reader is now (after the last record).
     pub fn position(&self) -> Position {
-        self.here
+        self.here.position()
     }
 
     fn fill(&mut self) -> io::Result<bool> {
@@ -279,8 +317,7 @@ impl<R: Read> Tokenizer<R> {
         self.here.offset += 1;
         match b {
             b'\n' => {
-                self.here.line += 1;
-                self.here.column = 1;
+                self.here.new_line();
                 self.pending_trail = false;
             }
             // A CR's line break is counted in `after_cr`, once it is known whether an LF follows.
@@ -289,7 +326,7 @@ impl<R: Read> Tokenizer<R> {
                 if self.pending_trail && is_trail(b) {
                     self.pending_trail = false;
                 } else {
-                    self.here.column += 1;
+                    self.here.add_columns(1);
                     self.pending_trail = is_lead(b);
                 }
             }
@@ -302,8 +339,7 @@ impl<R: Read> Tokenizer<R> {
             self.bump(b'\n');
             Ok(LineEnd::CrLf)
         } else {
-            self.here.line += 1;
-            self.here.column = 1;
+            self.here.new_line();
             Ok(LineEnd::Cr)
         }
     }
@@ -322,7 +358,9 @@ impl<R: Read> Tokenizer<R> {
             self.len += n;
         }
         if self.len >= 3 && self.buf[..3] == [0xEF, 0xBB, 0xBF] {
-            self.issues.push(TokenIssue::Bom { at: self.here });
+            self.issues.push(TokenIssue::Bom {
+                at: self.here.position(),
+            });
             self.pos = 3;
             self.here.offset = 3;
         }
@@ -330,7 +368,7 @@ impl<R: Read> Tokenizer<R> {
     }
 
     fn push_byte(&mut self, rec: &mut RawRecord, b: u8) {
-        let at = self.here;
+        let at = self.here.position();
         let field = rec.current();
         if field.bytes.len() < MAX_FIELD_BYTES && !field.truncated {
             field.bytes.push(b);
@@ -369,7 +407,9 @@ impl<R: Read> Tokenizer<R> {
             field.bytes.pop();
         }
         self.issues
-            .push(TokenIssue::FieldTooLarge { at: self.here });
+            .push(TokenIssue::FieldTooLarge {
+                at: self.here.position(),
+            });
         advance_run(&mut self.here, &mut self.pending_trail, &run[room + 1..]);
     }
 
@@ -389,7 +429,7 @@ impl<R: Read> Tokenizer<R> {
 
     #[inline]
     fn new_field(&mut self, rec: &mut RawRecord) -> bool {
-        self.new_field_at(rec, self.here)
+        self.new_field_at(rec, self.here.position())
     }
 
     /// [`Self::new_field`] where the reader is at `here`.
@@ -434,7 +474,7 @@ impl<R: Read> Tokenizer<R> {
         }
         loop {
             rec.clear();
-            rec.start = self.here;
+            rec.start = self.here.position();
             let mut state = State::FieldStart;
             let mut any_byte = false;
             let mut reported_stray = false;
@@ -450,7 +490,9 @@ impl<R: Read> Tokenizer<R> {
                         self.issues.push(TokenIssue::UnterminatedQuote { at });
                     }
                     self.issues
-                        .push(TokenIssue::NoFinalNewline { at: self.here });
+                        .push(TokenIssue::NoFinalNewline {
+                            at: self.here.position(),
+                        });
                     self.records += 1;
                     rec.number = self.records;
                     return Ok(true);
@@ -471,16 +513,10 @@ impl<R: Read> Tokenizer<R> {
                         && self.pos < self.len
                     {
                         self.pos += 1;
-                        // Built in registers and passed on: reading back a position just
-                        // written piecewise would stall on store forwarding.
-                        let here = Position {
-                            offset: self.here.offset + 1,
-                            line: self.here.line,
-                            column: self.here.column + 1,
-                        };
-                        self.here = here;
+                        self.here.offset += 1;
+                        self.here.add_columns(1);
                         self.pending_trail = false;
-                        self.new_field_at(rec, here);
+                        self.new_field_at(rec, self.here.position());
                         state = State::FieldStart;
                         reported_stray = false;
                         continue;
@@ -489,7 +525,7 @@ impl<R: Read> Tokenizer<R> {
                         continue;
                     }
                 }
-                let at = self.here;
+                let at = self.here.position();
                 self.bump(b);
                 match (state, b) {
                     (State::Quoted, b'"') => state = State::QuoteSeen,

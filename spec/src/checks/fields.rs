@@ -85,8 +85,10 @@ impl Check for Fields {
                 out.sink
                     .push(with_rule(RuleId::FldQuotedNonText).value(visible(value)));
             }
-            let may_hold_control =
-                !value.is_ascii() || value.bytes().any(|b| b < 0x20 || b == 0x7F);
+            // Printable ASCII (nearly every value) holds no control character.
+            let printable = value.bytes().all(|b| (0x20..0x7F).contains(&b));
+            let ascii = printable || value.is_ascii();
+            let may_hold_control = !printable;
             if may_hold_control
                 && let Some(bad) = value
                     .chars()
@@ -98,7 +100,7 @@ impl Check for Fields {
             }
             if let Some(max) = col.len {
                 // Lengths count characters (D-LEN-CHARS); an ASCII value's length is its bytes.
-                let actual = if value.is_ascii() {
+                let actual = if ascii {
                     value.len()
                 } else {
                     value.chars().count()

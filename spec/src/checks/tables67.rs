@@ -6,7 +6,7 @@
 //! The 6表 count of a service is the sum of サービス回数 over its rows with units: a service billed
 //! monthly (月額包括) carries its units on the first day only and counts once (L4 L371-378).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::codes;
 use crate::finding::{Finding, Location};
@@ -16,7 +16,7 @@ use crate::rules::RuleId;
 use crate::sink::Sink;
 
 use super::{
-    Check, Col, Family, FileContext, Hook, KeyBuf, Out, Record, UnitFiles, kind_in, upsert,
+    Check, Col, Family, FileContext, Hook, KeyBuf, Out, Record, UnitFiles, kind_in,
 };
 
 pub static FAMILY: Family = Family {
@@ -48,6 +48,9 @@ struct Tally {
     units: Col,
     times: Col,
     key: KeyBuf,
+    /// Gathered in a hash map (one lookup per record, whatever the number of users) and handed
+    /// to the report, ordered, at the end of the file.
+    tallies: HashMap<String, ServiceTally>,
 }
 
 impl Tally {
@@ -69,12 +72,13 @@ impl Tally {
                 "サービス回数"
             }),
             key: KeyBuf::default(),
+            tallies: HashMap::new(),
         }
     }
 }
 
 impl Check for Tally {
-    fn record(&mut self, rec: &Record, out: &mut Out) {
+    fn record(&mut self, rec: &Record, _out: &mut Out) {
         let code = rec.text(self.code);
         let office = rec.text(self.office);
         if code.is_empty()
@@ -90,19 +94,20 @@ impl Check for Tally {
         let key = self.key.extend('|', &[office, code]);
         let times: u64 = rec.text(self.times).parse().unwrap_or(0);
         let counts = self.sikyu || rec.text(self.units) != "0";
-        upsert(
-            &mut out.report.keys.services,
-            key,
-            || ServiceTally {
+        let tally = match self.tallies.get_mut(key) {
+            Some(tally) => tally,
+            None => self.tallies.entry(key.to_owned()).or_insert(ServiceTally {
                 times: 0,
                 line: rec.line(),
-            },
-            |tally| {
-                if counts {
-                    tally.times = tally.times.saturating_add(times);
-                }
-            },
-        );
+            }),
+        };
+        if counts {
+            tally.times = tally.times.saturating_add(times);
+        }
+    }
+
+    fn finish(&mut self, _file: &FileContext, out: &mut Out) {
+        out.report.keys.services.extend(self.tallies.drain());
     }
 }
 
