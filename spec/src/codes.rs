@@ -176,7 +176,38 @@ pub fn all_tables() -> impl Iterator<Item = (&'static str, &'static CodeTable)> 
 
 /// The service type `code`, if the national table has it.
 pub fn service_type(code: &str) -> Option<&'static ServiceType> {
-    service_types().iter().find(|t| t.code == code)
+    // Looked up for nearly every record: indexed once by code, two characters of [0-9A-Z].
+    fn digit(b: u8) -> Option<usize> {
+        match b {
+            b'0'..=b'9' => Some(usize::from(b - b'0')),
+            b'A'..=b'Z' => Some(usize::from(b - b'A') + 10),
+            _ => None,
+        }
+    }
+    fn slot(code: &str) -> Option<usize> {
+        match code.as_bytes() {
+            &[a, b] => Some(digit(a)? * 36 + digit(b)?),
+            _ => None,
+        }
+    }
+    static BY_CODE: OnceLock<Vec<Option<&'static ServiceType>>> = OnceLock::new();
+    let index = BY_CODE.get_or_init(|| {
+        let mut index = vec![None; 36 * 36];
+        for t in service_types() {
+            // The first row of a code wins, as a search from the top would find it.
+            if let Some(i) = slot(&t.code)
+                && index[i].is_none()
+            {
+                index[i] = Some(t);
+            }
+        }
+        index
+    });
+    match slot(code) {
+        Some(i) => index[i],
+        // Not of the code's shape: only a search can tell (none is found in the national table).
+        None => service_types().iter().find(|t| t.code == code),
+    }
 }
 
 /// Every service type known to the kit.
@@ -229,6 +260,25 @@ mod tests {
         assert!(!is_summary_code("111111"));
         assert!(!is_summary_code("11AAAB"));
         assert!(!is_summary_code("あいAAAA"));
+    }
+
+    #[test]
+    fn the_service_type_index_finds_what_a_search_finds() {
+        let chars: Vec<char> = ('0'..='9').chain('A'..='Z').chain(['a', '-']).collect();
+        for a in &chars {
+            for b in &chars {
+                let code = format!("{a}{b}");
+                let searched = service_types().iter().find(|t| t.code == code);
+                assert_eq!(
+                    service_type(&code).map(|t| &t.code),
+                    searched.map(|t| &t.code),
+                    "{code}"
+                );
+            }
+        }
+        for t in service_types() {
+            assert!(service_type(&t.code).is_some(), "{}", t.code);
+        }
     }
 
     #[test]

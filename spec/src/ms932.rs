@@ -102,21 +102,37 @@ fn classify_lead(lead: u8) -> Option<IssueKind> {
     }
 }
 
+/// What a byte is where a character starts, for [`needs_scrutiny`]: 0 a whole character (ASCII,
+/// half-width katakana), 1 the lead of an ordinary double-byte character, 2 anything else (an
+/// invalid byte, or the lead of a 外字, NEC or IBM character).
+static START_CLASS: [u8; 256] = {
+    let mut t = [2u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        t[b] = if byte < 0x80 || (byte >= 0xA1 && byte <= 0xDF) {
+            0
+        } else if matches!(byte, 0x81..=0x9F | 0xE0..=0xFC)
+            && !matches!(byte, 0x87 | 0xED | 0xEE | 0xF0..=0xFC)
+        {
+            1
+        } else {
+            2
+        };
+        b += 1;
+    }
+    t
+};
+
 /// True when `bytes` may need the slow path: anything but plain ASCII, half-width katakana and
 /// ordinary double-byte characters.
 fn needs_scrutiny(bytes: &[u8]) -> bool {
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 || (0xA1..=0xDF).contains(&b) {
-            i += 1;
-        } else if is_lead(b)
-            && classify_lead(b).is_none()
-            && bytes.get(i + 1).is_some_and(|&t| is_trail(t))
-        {
-            i += 2;
-        } else {
-            return true;
+        match START_CLASS[usize::from(bytes[i])] {
+            0 => i += 1,
+            1 if bytes.get(i + 1).is_some_and(|&t| is_trail(t)) => i += 2,
+            _ => return true,
         }
     }
     false
@@ -336,6 +352,22 @@ mod tests {
 
     fn sjis(text: &str) -> Vec<u8> {
         SHIFT_JIS.encode(text).0.into_owned()
+    }
+
+    #[test]
+    fn the_start_class_table_agrees_with_the_byte_rules() {
+        for b in 0..=255u8 {
+            let whole = b < 0x80 || (0xA1..=0xDF).contains(&b);
+            let ordinary_lead = is_lead(b) && classify_lead(b).is_none();
+            let expected = if whole {
+                0
+            } else if ordinary_lead {
+                1
+            } else {
+                2
+            };
+            assert_eq!(START_CLASS[usize::from(b)], expected, "byte {b:#04X}");
+        }
     }
 
     #[test]

@@ -406,10 +406,9 @@ impl<R: Read> Tokenizer<R> {
         if crate::ms932::ends_inside_char(&field.bytes) {
             field.bytes.pop();
         }
-        self.issues
-            .push(TokenIssue::FieldTooLarge {
-                at: self.here.position(),
-            });
+        self.issues.push(TokenIssue::FieldTooLarge {
+            at: self.here.position(),
+        });
         advance_run(&mut self.here, &mut self.pending_trail, &run[room + 1..]);
     }
 
@@ -489,10 +488,9 @@ impl<R: Read> Tokenizer<R> {
                         let at = rec.current().start;
                         self.issues.push(TokenIssue::UnterminatedQuote { at });
                     }
-                    self.issues
-                        .push(TokenIssue::NoFinalNewline {
-                            at: self.here.position(),
-                        });
+                    self.issues.push(TokenIssue::NoFinalNewline {
+                        at: self.here.position(),
+                    });
                     self.records += 1;
                     rec.number = self.records;
                     return Ok(true);

@@ -15,9 +15,7 @@ use crate::report::{FileReport, ServiceTally};
 use crate::rules::RuleId;
 use crate::sink::Sink;
 
-use super::{
-    Check, Col, Family, FileContext, Hook, KeyBuf, Out, Record, UnitFiles, kind_in,
-};
+use super::{Check, Col, Family, FileContext, Hook, KeyBuf, Out, Record, UnitFiles, kind_in};
 
 pub static FAMILY: Family = Family {
     id: "tables67",
