@@ -229,7 +229,8 @@ def tokenize(text: str, add):
 # ------------------------------------------------------------------------------- one file
 def check_field(col, value, quoted, add, ver):
     fmt = col["format"]
-    if fmt == "text":
+    if fmt in ("text", "image_name"):
+        # The UPKIHON image name's 書式 reads フリーテキスト (L4 L819): quoted like free text.
         if value and not quoted:
             add("FLD005")
         if any(ord(ch) < 0x20 and ch not in "\r\n" for ch in value):

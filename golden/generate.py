@@ -115,13 +115,13 @@ def render(kind: str, ver: str, rec: dict, minimal: bool = False, keep: tuple = 
         if value is None:
             value = ""
         if minimal and not (col.get("req") or col.get("req_inferred") or col.get("needed")
-                            or col["name"] in keep or col["no"] in keep):
+                            or col.get("fixed") or col["name"] in keep or col["no"] in keep):
             value = ""
         if isinstance(value, Raw):
             fields.append(str(value))
             continue
         value = str(value)
-        if col["format"] == "text":
+        if col["format"] in ("text", "image_name"):
             fields.append('"' + value.replace('"', '""') + '"' if value else "")
         else:
             if any(ch in value for ch in ',"\r\n'):
@@ -1306,6 +1306,16 @@ def build_invalid():
     inv("FLD011", "service-type-99", fs,
         "サービスコード 991111 starts with 99, which is not a service type.")
 
+    fs = unit_dltjsk(V, [P5["U4"]], P15, CM, "20250604090000", "202505")
+    set_field(fs[0], 0, "サービス種類コード", "ZZ")
+    inv("FLD011", "dltjsk-type-zz", fs,
+        "実績削除 No.6 サービス種類コード is ZZ, which is not a service type.")
+
+    fs = unit_dltjsk(V, [P5["U4"]], P15, CM, "20250604090000", "202505")
+    set_field(fs[0], 0, "サービス種類コード", "33")
+    inv("FLD009", "dltjsk-type-33", fs,
+        "実績削除 No.6 サービス種類コード is 33 特定施設入居者生活介護, which is outside the exchange: it has no 実績 to delete.")
+
     # ---------------------------------------------------------------- versions
     def all_versions(files: list[F], value: str, only=None):
         for f in files:
@@ -1528,6 +1538,11 @@ def build_invalid_meaning():
     inv("FLD013", "office-code-not-all9", fs,
         "第7表 No.34 事業所コード, fixed to 9999999999, holds the provider's number.")
 
+    fs = base_riyohyo()
+    set_field(pick(fs, "UPSIKYU"), 0, "事業所コード", "")
+    inv("FLD013", "office-code-empty", fs,
+        "第7表 事業所コード is empty on a service row; the layout fixes it to 9999999999.")
+
     # ---------------------------------------------------------------- versions
     fs = unit_riyohyo(V40, E5, [P5["U1"]], CM, P11, SER)
     inv("VER008", "202504-in-v40-shape", fs,
@@ -1634,6 +1649,13 @@ def build_invalid_meaning():
     set_field(pick(fs, "UPPLAN"), 0, "プラン担当業者コード", "0310000999")
     inv("OFC002", "plan-office-not-sender", fs,
         "プラン担当業者コード names another care-manager office than the one sending the 予定.")
+
+    fs = base_riyohyo()
+    for r in pick(fs, "UPPLAN").recs:
+        r["プラン担当業者コード"] = P11[0]
+    pick(fs, "UPPLAN")._lines = None
+    inv("OFC003", "plan-office-is-the-provider", fs,
+        "プラン担当業者コード holds the receiving 訪問介護 office's number; its 書式 is 居宅支援事業者番号.")
 
     # ---------------------------------------------------------------- conditions
     fs = base_kihon()

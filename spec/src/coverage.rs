@@ -103,6 +103,13 @@ fn generic(c: &Column) -> Vec<RuleId> {
     }
     match &c.format {
         Format::Text => out.extend([FldTextUnquoted, EncNecSpecial, EncIbmExtension]),
+        Format::ImageName => out.extend([FldTextUnquoted, FldFormat]),
+        Format::ServiceType => {
+            out.extend([FldFormat, FldQuotedNonText, FldUnknownServiceType]);
+            if c.linked {
+                out.push(FldServiceNotLinked);
+            }
+        }
         Format::Code(_) => out.extend([FldCode, FldQuotedNonText]),
         Format::Unused => out.push(FldUnusedNotEmpty),
         Format::Integer => out.extend([FldFormat, FldNegative, FldQuotedNonText]),

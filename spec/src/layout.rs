@@ -46,6 +46,12 @@ pub enum Format {
 }
 
 impl Format {
+    /// Written as フリーテキスト, so quoted in `""` (L4 L128-129): free text, and the UPKIHON image
+    /// name whose 書式 reads フリーテキスト (L4 L819, D-KIHON-IMAGE).
+    pub fn is_free_text(&self) -> bool {
+        matches!(self, Self::Text | Self::ImageName)
+    }
+
     pub fn parse(word: &str) -> Option<Self> {
         Some(match word {
             "csv_version" => Self::CsvVersion,
@@ -151,6 +157,9 @@ pub struct Column {
     pub on_summary: Option<SummaryValue>,
     /// A value the layout fixes (「…を固定でセット」).
     pub fixed: Option<String>,
+    /// A サービス種類コード column that can only name a service type of the exchange (連携対象).
+    #[serde(default)]
+    pub linked: bool,
     pub format: Format,
     pub min: Option<i64>,
     pub max: Option<i64>,

@@ -293,7 +293,7 @@ rules! {
         ref "SUMMARY §9; D-NEGATIVE", ex "単位数 -50 on a 同一建物減算 row", fix "check with the receiver" }
     FldServiceNotLinked { "FLD009", Error, Field,
         "連携対象外のサービス", "service type outside the exchange",
-        "サービスコード {value} のサービス種類 {code}（{name}）は連携対象外です。このサービスのレコードは生成しません", "service code {value} has service type {code} ({name}), which is outside the exchange: such records are not written",
+        "「{field}」{value} のサービス種類 {code}（{name}）は連携対象外です。このサービスのレコードは生成しません", "{field} {value} has service type {code} ({name}), which is outside the exchange: such records are not written",
         ref "S4 L447-463; D-NOT-LINKED", ex "a 41 特定福祉用具販売 row in 6表", fix "omit rows of non-linked service types" }
     FldRange { "FLD010", Error, Field,
         "範囲外の値", "value out of range",
@@ -303,7 +303,7 @@ rules! {
         "必須と推定される項目が空", "field inferred as required is empty",
         "「{field}」が空です（レイアウト定義書の必須の印の数から必須と推定される項目）", "{field} is empty; the layout's required marks, counted, make it required",
         ref "SUMMARY §4 (?); D-REQ-INFERRED", ex "UPPLAN without プラン担当者名", fix "fill the field; profile strict makes this an error" }
-    FldFixedValue { "FLD013", Warning, Field,
+    FldFixedValue { "FLD013", Error, Field,
         "固定値の誤り", "fixed value not set",
         "「{field}」は {fixed} を固定で設定します（{value}）", "{field} is fixed to {fixed} ({value} found)",
         ref "L4 L684; D-SIKYU-34", ex "第7表 事業所コード empty or the provider's number", fix "write the fixed value" }
@@ -467,7 +467,7 @@ rules! {
         "明細判別コードで明細が区別されていない", "items not told apart by 明細判別コード",
         "利用者 {user} の {service} {units} 単位に明細の異なる行が {count} 行ありますが、「{field}」が {detail} です（1からの連番で区別します）", "user {user} has {count} rows of {service} at {units} units for different items, but {field} is {detail} (number them 1, 2, 3…)",
         ref "L4 L452-460", ex "two 171007 手すり貸与 300-unit rows (居室 and 廊下) both without 明細判別コード", fix "number the items 1, 2, 3… in 明細判別コード" }
-    EqpDetailSequence { "EQP005", Warning, Equipment,
+    EqpDetailSequence { "EQP005", Error, Equipment,
         "明細判別コードが1からの連番でない", "明細判別コード not numbered from 1",
         "利用者 {user} の {service} {units} 単位の「{field}」が {found} です（1からの連番 {expected}）", "{field} of user {user}'s {service} at {units} units is {found} (numbers from 1: {expected})",
         ref "L4 L452-460", ex "明細判別コード 2 and 3 with no 1", fix "number from 1 without gaps" }
@@ -499,6 +499,10 @@ rules! {
         "事業所番号の項目が想定の事業所でない", "office column is not the expected office",
         "「{field}」{value} は{whom_ja}（{expected}）ではありません", "{field} {value} is not {whom} ({expected})",
         ref "D-OFFICE-COLUMNS", ex "UPPLAN プラン担当業者コード different from the sending care-manager office", fix "check which office the column names" }
+    OfcProviderNumber { "OFC003", Error, Office,
+        "居宅支援事業者番号の項目にサービス事業者の番号", "a provider's number where a care-manager office's is required",
+        "「{field}」{value} はこのファイルのサービス事業者の番号です。書式は居宅支援事業者番号で、{whom_ja}（{expected}）を記入します", "{field} {value} is the number of this file's service provider; the column's 書式 is 居宅支援事業者番号: {whom} ({expected})",
+        ref "L4 L367; L4 L172; L4 L123; L4 L686; D-OFFICE-COLUMNS", ex "UPPLAN プラン担当業者コード holding the receiving 訪問介護 office", fix "write the care-manager office's number" }
 
     // ---------------------------------------------------------------- conditional requirements
     CndRequired { "CND001", Error, Condition,

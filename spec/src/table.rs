@@ -8,7 +8,7 @@
 //! V4.1 layout gets empty new columns, and [`losses`] lists what a V4 record would lose in V3.
 
 use crate::filename::{FileName, NameError};
-use crate::layout::{self, Format, LayoutView};
+use crate::layout::{self, LayoutView};
 use crate::ms932;
 use crate::tokenizer::{RawRecord, TokenIssue, Tokenizer};
 
@@ -229,7 +229,7 @@ pub fn write(
                 value(from, record, &keys[i]).unwrap_or("")
             };
             let quote = match options.quoting {
-                Quoting::FreeText => *col.format() == Format::Text && !v.is_empty(),
+                Quoting::FreeText => col.format().is_free_text() && !v.is_empty(),
                 Quoting::WhenNeeded => needs_quotes(v),
             };
             if quote {

@@ -65,7 +65,7 @@ impl Check for Fields {
             let c = col.column;
             let at = Col(Some(i));
             let with_rule = |rule: RuleId| rec.finding(rule, at);
-            let is_text = c.format == Format::Text;
+            let is_text = c.format.is_free_text();
             if value.is_empty() {
                 if c.req {
                     out.sink.push(with_rule(RuleId::FldRequired));
@@ -74,6 +74,14 @@ impl Check for Fields {
                 }
                 if raw.quoted && !is_text {
                     out.sink.push(with_rule(RuleId::FldQuotedNonText));
+                }
+                // 「…を固定でセット」: an empty value does not set it.
+                if let Some(fixed) = &c.fixed {
+                    out.sink.push(
+                        with_rule(RuleId::FldFixedValue)
+                            .arg("fixed", fixed)
+                            .value("empty / 空"),
+                    );
                 }
                 continue;
             }

@@ -78,23 +78,29 @@ impl Months {
 
     fn hosoku_link(&mut self, rec: &Record, no63: &str, out: &mut Out) -> bool {
         let no4 = rec.text(self.plan_date);
+        // Each case points at the column whose value is wrong: 対象年月 or 計画作成（変更）日.
+        let (no63_col, no4_col) = (self.column, self.plan_date);
         let detail = match self.name_month {
             Some(MonthSegment::Zero) if no63 != "000000" => Some((
+                no63_col,
                 format!(
                     "ファイル名の年月が000000（1表・2表に紐づく）ですが、対象年月が {no63} です"
                 ),
                 format!("the name month is 000000 (tied to tables 1-2) but 対象年月 is {no63}"),
             )),
             Some(MonthSegment::Zero) if no4 == "00000000" => Some((
+                no4_col,
                 "1表・2表に紐づく利用者補足情報の居宅サービス計画作成（変更）日が00000000です"
                     .to_owned(),
                 "a 補足 tied to tables 1-2 has 計画作成（変更）日 00000000".to_owned(),
             )),
             Some(MonthSegment::Month(m)) if no63 == "000000" => Some((
+                no63_col,
                 format!("ファイル名の年月が {m}（6表・7表に紐づく）ですが、対象年月が000000です"),
                 format!("the name month is {m} (tied to tables 6-7) but 対象年月 is 000000"),
             )),
             Some(MonthSegment::Month(_)) if !no4.is_empty() && no4 != "00000000" => Some((
+                no4_col,
                 format!(
                     "6表・7表に紐づく利用者補足情報の居宅サービス計画作成（変更）日は00000000です（{no4}）"
                 ),
@@ -102,11 +108,11 @@ impl Months {
             )),
             _ => None,
         };
-        let Some((ja, en)) = detail else {
+        let Some((col, ja, en)) = detail else {
             return false;
         };
         out.sink.push(
-            rec.finding(RuleId::FileHosokuLink, self.column)
+            rec.finding(RuleId::FileHosokuLink, col)
                 .arg("detail_ja", ja)
                 .arg("detail_en", en),
         );

@@ -1,7 +1,8 @@
 //! Columns that carry a particular office's number (`data/office_columns.toml`): 更新業者コード is
 //! the sending care manager's number in 補足/1表/2表/7表/6表 予定 and the service office's in 実績
 //! (OFC001); プラン担当業者コード, 介護支援事業者コード, 同意書受付業者, 入力者コード and the 実績's
-//! サービス事業者コード name the office the row implies (OFC002). Needs the parsed file name.
+//! サービス事業者コード name the office the row implies (OFC002); where the 書式 says
+//! 「居宅支援事業者番号」, a provider office of the file name is OFC003. Needs the parsed file name.
 
 use std::sync::OnceLock;
 
@@ -16,7 +17,11 @@ use super::{Check, Col, Family, FileContext, Hook, Out, Record};
 pub static FAMILY: Family = Family {
     id: "offices",
     summary: "office-number columns carry the office the layout names (sender, receiver or the row's provider)",
-    rules: &[RuleId::OfcUpdater, RuleId::OfcOther],
+    rules: &[
+        RuleId::OfcUpdater,
+        RuleId::OfcOther,
+        RuleId::OfcProviderNumber,
+    ],
     hooks: &[Hook::Records {
         applies: |ctx| ctx.name.is_some() && data().iter().any(|c| c.kinds.contains(&ctx.kind)),
         new: |ctx| Box::new(Offices::new(ctx)),
@@ -33,6 +38,8 @@ pub struct OfficeColumn {
     pub rule: String,
     #[serde(default)]
     pub unless_sender_care_manager: bool,
+    #[serde(default)]
+    pub care_manager_number: bool,
     pub whom: String,
     pub whom_ja: String,
     pub src: String,
@@ -70,18 +77,30 @@ struct Rule {
 
 struct Offices {
     rules: Vec<Rule>,
+    /// The offices of the file name whose service type is not care management (providers).
+    providers: Vec<String>,
 }
 
 impl Offices {
     fn new(ctx: &FileContext) -> Self {
         let Some(name) = ctx.name else {
-            return Self { rules: Vec::new() };
+            return Self {
+                rules: Vec::new(),
+                providers: Vec::new(),
+            };
         };
-        let sender_is_care_manager = name
-            .sender
-            .service_type()
-            .and_then(|t| codes::service_type(t.as_str()))
-            .is_some_and(|t| t.benefit == Benefit::CareManagement);
+        let is_care_manager = |party: &crate::filename::Party| {
+            party
+                .service_type()
+                .and_then(|t| codes::service_type(t.as_str()))
+                .is_some_and(|t| t.benefit == Benefit::CareManagement)
+        };
+        let sender_is_care_manager = is_care_manager(&name.sender);
+        let providers = [&name.sender, &name.receiver]
+            .into_iter()
+            .filter(|p| p.service_type().is_some() && !is_care_manager(p))
+            .map(|p| p.office.to_string())
+            .collect();
         let rules = data()
             .iter()
             .filter(|c| c.kinds.contains(&ctx.kind))
@@ -101,7 +120,7 @@ impl Offices {
             })
             .filter(|r| r.col.is_present())
             .collect();
-        Self { rules }
+        Self { rules, providers }
     }
 }
 
@@ -117,8 +136,14 @@ impl Check for Offices {
             if value.is_empty() || expected.is_empty() || value == expected {
                 continue;
             }
+            // A provider of this very exchange where the 書式 asks for a 居宅支援事業者番号.
+            let rule = if r.row.care_manager_number && self.providers.iter().any(|p| p == value) {
+                RuleId::OfcProviderNumber
+            } else {
+                r.rule
+            };
             out.sink.push(
-                rec.finding(r.rule, r.col)
+                rec.finding(rule, r.col)
                     .value(value)
                     .arg("expected", expected)
                     .arg("whom", &r.row.whom)
@@ -133,7 +158,11 @@ fn covers() -> Vec<super::Cover> {
         .iter()
         .filter_map(|row| {
             let rule = RuleId::from_id(&row.rule)?;
-            Some(super::cover(&row.kinds, &[&row.column], &[rule]))
+            let mut rules = vec![rule];
+            if row.care_manager_number {
+                rules.push(RuleId::OfcProviderNumber);
+            }
+            Some(super::cover(&row.kinds, &[&row.column], &rules))
         })
         .flatten()
         .collect()

@@ -1,10 +1,13 @@
 //! Service codes of 6表/実績/7表 rows: the service type must exist and be in the exchange's scope
 //! (S4 §1.3/§1.4, `data/service_types.toml`), and 福祉用具貸与 rows carry a TAIS or 届出 code that
-//! other rows leave empty (L4 L428-440, L604-618).
+//! other rows leave empty (L4 L428-440, L604-618). Columns that hold a サービス種類コード itself
+//! (補足 限度額 枠, 実績削除) name a type of the national table, and one of the exchange where the
+//! layout row says `linked`.
 
 use crate::codes;
 use crate::domain::ServiceTypeCode;
 use crate::kind::FileKind;
+use crate::layout::Format;
 use crate::rules::RuleId;
 
 use super::{Check, Col, Family, FileContext, Hook, Out, Record, kind_in};
@@ -18,10 +21,20 @@ pub static FAMILY: Family = Family {
         RuleId::EqpCodeMissing,
         RuleId::EqpCodeOnOtherService,
     ],
-    hooks: &[Hook::Records {
-        applies: |ctx| kind_in(ctx, &[FileKind::UpPlan, FileKind::UpJsk, FileKind::UpSikyu]),
-        new: |ctx| Box::new(Services::new(ctx)),
-    }],
+    hooks: &[
+        Hook::Records {
+            applies: |ctx| kind_in(ctx, &[FileKind::UpPlan, FileKind::UpJsk, FileKind::UpSikyu]),
+            new: |ctx| Box::new(Services::new(ctx)),
+        },
+        Hook::Records {
+            applies: |ctx| !type_columns(ctx).is_empty(),
+            new: |ctx| {
+                Box::new(TypeColumns {
+                    columns: type_columns(ctx),
+                })
+            },
+        },
+    ],
     covers,
 };
 
@@ -86,6 +99,48 @@ impl Check for Services {
                             .arg("code", stype),
                     );
                 }
+            }
+        }
+    }
+}
+
+/// The layout's サービス種類コード columns, each with whether it must name a linked type.
+fn type_columns(ctx: &FileContext) -> Vec<(Col, bool)> {
+    ctx.view
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.column.format == Format::ServiceType)
+        .map(|(i, c)| (Col(Some(i)), c.column.linked))
+        .collect()
+}
+
+/// Columns holding a service type of their own: a type of the national table (FLD011), and one of
+/// the exchange where the row says `linked` (FLD009). The form (two characters) is FLD003's.
+struct TypeColumns {
+    columns: Vec<(Col, bool)>,
+}
+
+impl Check for TypeColumns {
+    fn record(&mut self, rec: &Record, out: &mut Out) {
+        for &(col, linked) in &self.columns {
+            let value = rec.text(col);
+            let Some(stype) = ServiceTypeCode::parse(value) else {
+                continue;
+            };
+            match codes::service_type(stype.as_str()) {
+                None => out.sink.push(
+                    rec.finding(RuleId::FldUnknownServiceType, col)
+                        .value(value)
+                        .arg("code", stype),
+                ),
+                Some(t) if linked && !t.linked => out.sink.push(
+                    rec.finding(RuleId::FldServiceNotLinked, col)
+                        .value(value)
+                        .arg("code", stype)
+                        .arg("name", &t.name),
+                ),
+                Some(_) => {}
             }
         }
     }
