@@ -672,3 +672,36 @@ fn a_second_serve_on_the_same_data_is_refused_and_sigterm_stops_gracefully() {
     let third = Server::start(&dir);
     drop(third);
 }
+
+/// Keys, certificates and the PKI folder keep their modes whatever the umask (a fresh probe found
+/// a 0777 folder and 0666 CA files under `umask 000`).
+#[test]
+fn the_pki_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let certs = dir.join("certs");
+    let script = format!(
+        "umask 000 && {bin} certs init --certs {certs} && {bin} certs issue --certs {certs} --office 0310000100",
+        bin = env!("CARGO_BIN_EXE_cpkit"),
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut checked = 0;
+    let mut stack = vec![PathBuf::from(&certs)];
+    while let Some(p) = stack.pop() {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        if p.is_dir() {
+            assert_eq!(mode, 0o700, "{}", p.display());
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let key = p.to_string_lossy().contains("key");
+            assert_eq!(mode, if key { 0o600 } else { 0o644 }, "{}", p.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 6, "{checked} paths");
+}

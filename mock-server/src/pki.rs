@@ -201,18 +201,36 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PkiEr
 
 fn write(path: &Path, text: &str, secret: bool) -> Result<(), PkiError> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(io("create", dir))?;
+        // The folder holds private keys: private whatever the umask.
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(io("create", dir))?;
     }
-    // Write next to the target and rename, so a reader never sees half a key.
+    // Write next to the target and rename, so a reader never sees half a key. The mode is set at
+    // creation (a key is never readable by others, not even for a moment) and again after the
+    // write, so that a permissive umask cannot widen it: keys 0600, certificates and CRLs 0644.
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, text).map_err(io("write", &tmp))?;
+    let _ = fs::remove_file(&tmp);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(io("chmod", &tmp))?;
-    }
+    let mode = if secret { 0o600 } else { 0o644 };
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     #[cfg(not(unix))]
     let _ = secret;
+    {
+        use std::io::Write as _;
+        let mut file = options.open(&tmp).map_err(io("write", &tmp))?;
+        file.write_all(text.as_bytes()).map_err(io("write", &tmp))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(io("chmod", &tmp))?;
+    }
     fs::rename(&tmp, path).map_err(io("rename", path))
 }
 

@@ -41,6 +41,19 @@ impl Sink {
         true
     }
 
+    /// Counts `n` findings of `rule` that were not built: those under the cap are lost to the
+    /// list, so all of them are counted as suppressed.
+    pub fn count_unlisted(&mut self, rule: RuleId, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        let seen = self.counts.entry(rule).or_insert(0);
+        *seen = seen.saturating_add(n);
+        let suppressed = self.suppressed.entry(rule).or_insert(0);
+        *suppressed = suppressed.saturating_add(n);
+    }
+
     /// Keeps an admitted finding: applies the profile's severity and attaches the file.
     pub fn store(&mut self, mut f: Finding) {
         f.severity = self.options.profile.severity(f.rule);

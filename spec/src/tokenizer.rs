@@ -203,7 +203,14 @@ pub struct Tokenizer<R> {
     issues: Vec<TokenIssue>,
     /// Off only in tests, to compare the run-at-a-time reading with the byte-at-a-time one.
     runs: bool,
+    /// BlankLine issues among `issues`, and blank lines past that bound (see `take_issues`).
+    pending_blank_lines: u32,
+    unlisted_blank_lines: u64,
 }
+
+/// Blank lines of one run listed one by one; the rest of the run is counted
+/// ([`Tokenizer::take_unlisted_blank_lines`]).
+pub const MAX_PENDING_BLANK_LINES: u32 = 4096;
 
 /// Bytes that end a run outside quotes: `,`, `"`, CR, LF.
 static ENDS_UNQUOTED: [bool; 256] = {
@@ -265,12 +272,21 @@ impl<R: Read> Tokenizer<R> {
             reported_mixed: false,
             issues: Vec::new(),
             runs: true,
+            pending_blank_lines: 0,
+            unlisted_blank_lines: 0,
         }
     }
 
     /// Issues found since the last call.
     pub fn take_issues(&mut self) -> Vec<TokenIssue> {
+        self.pending_blank_lines = 0;
         std::mem::take(&mut self.issues)
+    }
+
+    /// Blank lines found since the last call beyond the [`MAX_PENDING_BLANK_LINES`] listed as
+    /// [`TokenIssue::BlankLine`]: counted only.
+    pub fn take_unlisted_blank_lines(&mut self) -> u64 {
+        std::mem::take(&mut self.unlisted_blank_lines)
     }
 
     /// Where the reader is now (after the last record).
@@ -549,7 +565,14 @@ impl<R: Read> Tokenizer<R> {
                             && !rec.fields[0].quoted
                             && rec.fields[0].bytes.is_empty();
                         if blank {
-                            self.issues.push(TokenIssue::BlankLine { at: rec.start });
+                            // A run of blank lines is read in one call: past a bound, they are
+                            // only counted, so that memory does not grow with the run.
+                            if self.pending_blank_lines < MAX_PENDING_BLANK_LINES {
+                                self.pending_blank_lines += 1;
+                                self.issues.push(TokenIssue::BlankLine { at: rec.start });
+                            } else {
+                                self.unlisted_blank_lines += 1;
+                            }
                             break; // read the next record instead
                         }
                         self.records += 1;
@@ -864,6 +887,29 @@ mod tests {
             );
             assert_eq!(trace(&input, 1000, true), trace(&input, 64 * 1024, false));
         }
+    }
+
+    #[test]
+    fn a_long_run_of_blank_lines_is_listed_up_to_a_bound_and_counted_after() {
+        let blanks = MAX_PENDING_BLANK_LINES as usize + 1000;
+        let mut input = b"1,2\r\n".to_vec();
+        input.extend(b"\r\n".repeat(blanks));
+        input.extend_from_slice(b"3,4\r\n");
+        let mut t = Tokenizer::new(&input[..]);
+        let mut rec = RawRecord::default();
+        assert!(t.next_record(&mut rec).unwrap());
+        assert!(t.take_issues().is_empty());
+        assert!(t.next_record(&mut rec).unwrap());
+        assert_eq!(rec.number, 2);
+        let listed = t.take_issues();
+        assert_eq!(listed.len(), MAX_PENDING_BLANK_LINES as usize);
+        assert!(
+            listed
+                .iter()
+                .all(|i| matches!(i, TokenIssue::BlankLine { .. }))
+        );
+        assert_eq!(t.take_unlisted_blank_lines(), 1000);
+        assert_eq!(t.take_unlisted_blank_lines(), 0);
     }
 
     #[test]

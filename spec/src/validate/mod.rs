@@ -443,6 +443,10 @@ pub fn validate_reader<R: Read>(
             Ok(true) => {
                 let issues = tokenizer.take_issues();
                 validator.token_issues(issues);
+                let unlisted = tokenizer.take_unlisted_blank_lines();
+                validator
+                    .sink
+                    .count_unlisted(RuleId::CsvBlankLine, unlisted);
                 validator.record(&rec);
             }
             Ok(false) => break,
@@ -454,6 +458,10 @@ pub fn validate_reader<R: Read>(
     }
     let issues = tokenizer.take_issues();
     validator.token_issues(issues);
+    let unlisted = tokenizer.take_unlisted_blank_lines();
+    validator
+        .sink
+        .count_unlisted(RuleId::CsvBlankLine, unlisted);
     let end = tokenizer.position();
     validator.finish(end)
 }
