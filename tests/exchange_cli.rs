@@ -705,3 +705,30 @@ fn the_pki_is_private_whatever_the_umask() {
     }
     assert!(checked > 6, "{checked} paths");
 }
+
+/// A listing piped into a reader that stops early ends quietly (a fresh probe found `certs show |
+/// head` panicking with exit 101 in most runs).
+#[test]
+fn a_listing_into_a_closed_pipe_ends_without_a_panic() {
+    let dir = TempDir::new();
+    let certs = dir.join("certs");
+    ok(cpkit(&["certs", "init", "--certs", &certs]));
+    for n in 0..8 {
+        let office = format!("03100001{n:02}");
+        ok(cpkit(&[
+            "certs", "issue", "--certs", &certs, "--office", &office,
+        ]));
+    }
+    let script = format!(
+        "for i in 1 2 3 4 5 6; do {bin} certs show --certs {certs} | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}; done",
+        bin = env!("CARGO_BIN_EXE_cpkit"),
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let codes = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for code in codes.split_whitespace() {
+        // 0 when the listing fitted the pipe before it closed, 141 (SIGPIPE) otherwise.
+        assert!(matches!(code, "0" | "141"), "exit {code}: {codes}");
+    }
+}

@@ -152,6 +152,20 @@ enum Command {
     Replay(support::ReplayArgs),
 }
 
+/// For the commands that print listings (`certs show`, `inbox`, `fetch`, `trace`): output piped
+/// into a reader that stops early (`| head`) ends the process quietly, as with any Unix tool,
+/// instead of a panic at the next `println!` (Rust ignores SIGPIPE). Only for these: they talk to
+/// the hub over sockets, which never raise SIGPIPE (sends use MSG_NOSIGNAL), and start no child
+/// processes whose pipes could close.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal before the command starts any
+    // thread; no handler is installed.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -303,12 +317,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             emit(&out, None)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Certs(c) => exchange::certs(c).map(|()| ExitCode::SUCCESS),
+        Command::Certs(c) => {
+            quiet_on_closed_pipe();
+            exchange::certs(c).map(|()| ExitCode::SUCCESS)
+        }
         Command::Serve(a) => exchange::serve(a).map(|()| ExitCode::SUCCESS),
         Command::Send(a) => exchange::send(a).map(|()| ExitCode::SUCCESS),
-        Command::Inbox(a) => exchange::inbox(a).map(|()| ExitCode::SUCCESS),
-        Command::Fetch(a) => exchange::fetch(a).map(|()| ExitCode::SUCCESS),
-        Command::Trace(c) => exchange::trace(c).map(|()| ExitCode::SUCCESS),
+        Command::Inbox(a) => {
+            quiet_on_closed_pipe();
+            exchange::inbox(a).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Fetch(a) => {
+            quiet_on_closed_pipe();
+            exchange::fetch(a).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Trace(c) => {
+            quiet_on_closed_pipe();
+            exchange::trace(c).map(|()| ExitCode::SUCCESS)
+        }
         Command::Run(a) => scenarios::run(a),
         Command::Scenarios(c) => scenarios::scenarios_command(c),
         Command::Persona(a) => scenarios::persona_command(a),
