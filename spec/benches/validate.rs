@@ -103,6 +103,11 @@ fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// (e) Full validation of `limit` bytes of the corpus.
+fn full_validation(chunk: &[u8], limit: u64) -> careplan_spec::validate::FileReport {
+    validate_reader("bench", NAME, Repeat::new(chunk, limit), Options::default())
+}
+
 /// Rounds of the five passes; each figure printed is the median of its rounds.
 const ROUNDS: usize = 5;
 
@@ -138,14 +143,7 @@ fn main() {
 
     // For a profiler (`perf record`): CPKIT_BENCH_ONLY=full runs full validation alone.
     if std::env::var("CPKIT_BENCH_ONLY").as_deref() == Ok("full") {
-        let (report, secs) = timed(|| {
-            validate_reader(
-                "bench",
-                NAME,
-                Repeat::new(&chunk, limit),
-                Options::default(),
-            )
-        });
+        let (report, secs) = timed(|| full_validation(&chunk, limit));
         println!(
             "(e) full validation: {:.1} MB/s ({secs:.2} s)",
             report.bytes as f64 / 1e6 / secs
@@ -171,14 +169,7 @@ fn main() {
         times[2][round] = t;
         let ((kit_bytes, kit_chars), t) = timed(|| kit_read(&chunk, limit));
         times[3][round] = t;
-        let (report, t) = timed(|| {
-            validate_reader(
-                "bench",
-                NAME,
-                Repeat::new(&chunk, limit),
-                Options::default(),
-            )
-        });
+        let (report, t) = timed(|| full_validation(&chunk, limit));
         times[4][round] = t;
         assert_eq!(
             (csv_bytes, floor_bytes, kit_bytes, report.bytes),
@@ -196,22 +187,12 @@ fn main() {
 
     let small = limit / 8;
     let reset_ok = reset_peak();
-    let report = validate_reader(
-        "bench",
-        NAME,
-        Repeat::new(&chunk, small),
-        Options::default(),
-    );
+    let report = full_validation(&chunk, small);
     assert!(report.findings.is_empty());
     let peak_small = peak_rss_kib();
 
     reset_peak();
-    let report = validate_reader(
-        "bench",
-        NAME,
-        Repeat::new(&chunk, limit),
-        Options::default(),
-    );
+    let report = full_validation(&chunk, limit);
     let peak_full = peak_rss_kib();
     assert!(report.findings.is_empty());
 
@@ -260,11 +241,7 @@ fn main() {
     // Every core: 8 equal files, each an eighth of the corpus, one thread against all of them.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let files: Vec<u64> = vec![limit / 8; 8];
-    let run = |jobs: usize| {
-        parallel::map(&files, jobs, |&size| {
-            validate_reader("bench", NAME, Repeat::new(&chunk, size), Options::default())
-        })
-    };
+    let run = |jobs: usize| parallel::map(&files, jobs, |&size| full_validation(&chunk, size));
     let (one, serial) = timed(|| run(1));
     let (all, pooled) = timed(|| run(cores));
     assert_eq!(one.len(), 8);

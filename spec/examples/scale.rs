@@ -22,6 +22,11 @@ use std::time::Instant;
 )]
 mod corpus;
 
+fn fail(path: &Path, e: &dyn std::fmt::Display) -> ! {
+    eprintln!("scale: {}: {e}", path.display());
+    std::process::exit(2);
+}
+
 fn usage() -> ! {
     eprintln!("usage: scale write DIR MEGABYTES FILES | scale floor PATH...");
     std::process::exit(2);
@@ -74,9 +79,9 @@ fn files(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .expect("readable folder")
-                .map(|e| e.expect("readable entry").path())
+            let read = std::fs::read_dir(p).unwrap_or_else(|e| fail(p, &e));
+            let mut entries: Vec<PathBuf> = read
+                .map(|e| e.unwrap_or_else(|e| fail(p, &e)).path())
                 .collect();
             entries.sort();
             out.extend(files(&entries));
@@ -92,14 +97,18 @@ fn floor(paths: &[PathBuf]) {
     let start = Instant::now();
     let (mut bytes, mut chars) = (0u64, 0u64);
     for path in files(paths) {
-        let file = BufReader::with_capacity(64 * 1024, File::open(&path).expect("readable file"));
+        let file = File::open(&path).unwrap_or_else(|e| fail(&path, &e));
+        let file = BufReader::with_capacity(64 * 1024, file);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(64 * 1024)
             .from_reader(file);
         let mut rec = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut rec).expect("csv") {
+        while reader
+            .read_byte_record(&mut rec)
+            .unwrap_or_else(|e| fail(&path, &e))
+        {
             for f in rec.iter() {
                 chars += encoding_rs::SHIFT_JIS
                     .decode_without_bom_handling(f)
@@ -124,7 +133,8 @@ fn main() {
             let (Ok(mb), Ok(n)) = (args[2].parse(), args[3].parse()) else {
                 usage()
             };
-            write(Path::new(&args[1]), mb, n).expect("writable folder");
+            let dir = Path::new(&args[1]);
+            write(dir, mb, n).unwrap_or_else(|e| fail(dir, &e));
         }
         Some("floor") if args.len() > 1 => {
             floor(&args[1..].iter().map(PathBuf::from).collect::<Vec<_>>())

@@ -66,20 +66,7 @@ impl Check for Services {
         let Some(stype) = ServiceTypeCode::of_service_code(code) else {
             return;
         };
-        match codes::service_type(stype.as_str()) {
-            None => out.sink.push(
-                rec.finding(RuleId::FldUnknownServiceType, self.code)
-                    .value(code)
-                    .arg("code", stype),
-            ),
-            Some(t) if !t.linked => out.sink.push(
-                rec.finding(RuleId::FldServiceNotLinked, self.code)
-                    .value(code)
-                    .arg("code", stype)
-                    .arg("name", &t.name),
-            ),
-            Some(_) => {}
-        }
+        judge_type(rec, self.code, code, stype, true, out);
         // V3 layouts have no equipment columns.
         let (Some(tais), Some(notified)) = (rec.get(self.tais), rec.get(self.notified)) else {
             return;
@@ -125,24 +112,36 @@ impl Check for TypeColumns {
     fn record(&mut self, rec: &Record, out: &mut Out) {
         for &(col, linked) in &self.columns {
             let value = rec.text(col);
-            let Some(stype) = ServiceTypeCode::parse(value) else {
-                continue;
-            };
-            match codes::service_type(stype.as_str()) {
-                None => out.sink.push(
-                    rec.finding(RuleId::FldUnknownServiceType, col)
-                        .value(value)
-                        .arg("code", stype),
-                ),
-                Some(t) if linked && !t.linked => out.sink.push(
-                    rec.finding(RuleId::FldServiceNotLinked, col)
-                        .value(value)
-                        .arg("code", stype)
-                        .arg("name", &t.name),
-                ),
-                Some(_) => {}
+            if let Some(stype) = ServiceTypeCode::parse(value) {
+                judge_type(rec, col, value, stype, linked, out);
             }
         }
+    }
+}
+
+/// The service type `stype` of `value` in `col`: in the national table (FLD011) and, where
+/// `linked` is required, of the exchange (FLD009).
+fn judge_type(
+    rec: &Record,
+    col: Col,
+    value: &str,
+    stype: ServiceTypeCode,
+    linked: bool,
+    out: &mut Out,
+) {
+    match codes::service_type(stype.as_str()) {
+        None => out.sink.push(
+            rec.finding(RuleId::FldUnknownServiceType, col)
+                .value(value)
+                .arg("code", stype),
+        ),
+        Some(t) if linked && !t.linked => out.sink.push(
+            rec.finding(RuleId::FldServiceNotLinked, col)
+                .value(value)
+                .arg("code", stype)
+                .arg("name", &t.name),
+        ),
+        Some(_) => {}
     }
 }
 
