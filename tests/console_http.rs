@@ -707,7 +707,11 @@ async fn terminal_keys_are_kept_where_cpkit_keeps_them() {
     let pki = Pki::new(bench.dir.join("certs"));
     let office = OfficeNumber::parse(KYOTAKU).unwrap();
     let folder = pki.terminal_keys(&office);
-    let key_file = folder.join("care-pc.key");
+    let hub = careplan_mock_server::client::hub_address(&bench.server.url()).unwrap();
+    let key_file = TerminalKeys::in_folder(&folder)
+        .key_file(&hub, "care-pc")
+        .unwrap();
+    assert!(key_file.starts_with(&folder), "{}", key_file.display());
     assert!(key_file.exists(), "{}", key_file.display());
     #[cfg(unix)]
     {
@@ -748,7 +752,8 @@ async fn terminal_keys_are_kept_where_cpkit_keeps_them() {
     assert!(act.contains("別のPCで登録されています"), "{act}");
     let shown = folder.display().to_string().replace('/', "&#x2f;");
     assert!(act.contains(&shown), "the folder looked in: {act}");
-    assert!(!folder.join("front-desk.key").exists());
+    let keys = TerminalKeys::in_folder(&folder);
+    assert!(!keys.key_file(&hub, "front-desk").unwrap().exists());
     // The registry says which terminals this PC holds the key of.
     let registry = b.get("/registry").await.text();
     for (name, state) in [

@@ -1036,6 +1036,36 @@ async fn a_second_pc_cannot_take_over_another_terminals_items() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pc_keeps_one_terminal_key_per_hub() {
+    // Two hubs on one certificate folder (a rehearsal hub and a second one, say): each binds the
+    // same terminal name to a key of its own, and the PC keeps both.
+    let a = Hub::start("keys-hub-a", |_| {}).await;
+    let data_b = tempdir("keys-hub-b");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data: data_b.join("data"),
+        certs: a.dir.join("certs"),
+        ..Config::default()
+    };
+    config.limits.password_iterations = 1000;
+    let b = careplan_mock_server::start(config).await.unwrap();
+    let folder = a.dir.join("pc-keys");
+    let pc = a
+        .identity(PROVIDER, CertKind::KaigoHoken, Variant::Valid)
+        .with_terminal_keys(TerminalKeys::in_folder(&folder));
+    let user = demo_user_id(&OfficeNumber::parse(PROVIDER).unwrap());
+    for url in [a.server.url(), b.url(), a.server.url(), b.url()] {
+        let mut c = Client::new(&url, &pc).unwrap();
+        c.login(&user, DEMO_PASSWORD, "front-desk", "1.2.0")
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+    b.stop().await.unwrap();
+    std::fs::remove_dir_all(&data_b).ok();
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_handshakes_are_counted_and_sampled_not_audited_one_by_one() {
     let hub = Hub::start("sampled", |_| {}).await;
     let expired = hub.identity(PROVIDER, CertKind::KaigoHoken, Variant::Expired);
@@ -1201,6 +1231,141 @@ async fn stalled_headers_bodies_and_idle_connections_are_closed() {
         answer.contains("408") && answer.contains("TIMEOUT"),
         "{answer}"
     );
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_below_the_minimum_rate_is_refused() {
+    // One byte every 300 ms never stalls for the 1 s of `body_stall_seconds`, so only the
+    // minimum rate (`min_body_bytes_per_second`, default 1024 after the first stall period) ends it.
+    let hub = Hub::start("trickle", |c| c.limits.body_stall_seconds = 1).await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    let c = login_with(&hub, &id, KYOTAKU, "cm-pc").await;
+    let tls = raw_tls(&hub, &id).await;
+    let (mut read, mut write) = tokio::io::split(tls);
+    let head = format!(
+        "POST /v1/sends HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary=XB\r\nContent-Length: 100000\r\n\r\n--XB\r\n",
+        c.token().unwrap()
+    );
+    write.write_all(head.as_bytes()).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..200 {
+            if write.write_all(b"x").await.is_err() || write.flush().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let answer = read_to_close(&mut read).await;
+    assert!(
+        answer.contains("408") && answer.contains("TIMEOUT") && answer.contains("bytes/s"),
+        "{answer}"
+    );
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    trickle.abort();
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_over_the_certificates_cap_is_not_held_open() {
+    let hub = Hub::start("over-cap", |c| {
+        c.limits.max_connections_per_certificate = 1;
+        c.limits.header_timeout_seconds = 30;
+    })
+    .await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    let mut first = Client::new(&hub.server.url(), &id).unwrap();
+    first.status().await.unwrap();
+    // One more connection that sends nothing: closed after a short grace, not the header timeout.
+    let mut idle = raw_tls(&hub, &id).await;
+    let started = std::time::Instant::now();
+    read_to_close(&mut idle).await;
+    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    // One that asks in time still gets the refusal in the interface's format.
+    let mut asking = raw_tls(&hub, &id).await;
+    asking
+        .write_all(b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut asking).await;
+    assert!(answer.contains("TOO_MANY_CONNECTIONS"), "{answer}");
+    first.status().await.unwrap();
+    hub.stop().await;
+}
+
+/// Requests HTTP itself cannot parse, with the status hyper gives each.
+fn malformed_requests() -> Vec<(&'static str, Vec<u8>, u16)> {
+    let long_uri = format!(
+        "GET /v1/{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let many_headers = format!(
+        "GET /v1/status HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+        (0..150)
+            .map(|i| format!("X-H{i}: {i}\r\n"))
+            .collect::<String>()
+    );
+    vec![
+        ("request line", b"GARBAGE\r\n\r\n".to_vec(), 400),
+        (
+            "header without a colon",
+            b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "two Content-Lengths",
+            b"POST /v1/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello".to_vec(),
+            400,
+        ),
+        (
+            "negative Content-Length",
+            b"POST /v1/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("URI too long", long_uri.into_bytes(), 414),
+        ("too many headers", many_headers.into_bytes(), 431),
+    ]
+}
+
+/// Sends each malformed request on its own connection and checks the answer's status and that
+/// its body is the interface's JSON error object with `BAD_REQUEST`.
+async fn malformed_requests_get_json(hub: &Hub, id: &Identity, shape: &str) {
+    for (what, request, status) in malformed_requests() {
+        let mut tls = raw_tls(hub, id).await;
+        // The hub may answer and close before a large request is written whole.
+        let _ = tls.write_all(&request).await;
+        let answer = read_to_close(&mut tls).await;
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{what}: {answer}"
+        );
+        assert!(head.contains("application/json"), "{what}: {head}");
+        let v: serde_json::Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{what}: the body is not JSON ({e}): {body:?}"));
+        assert_eq!(v["error"]["code"], "BAD_REQUEST", "{what}: {v}");
+        assert!(v["error"]["message_en"].is_string(), "{what}: {v}");
+        if shape == "2027" {
+            assert_eq!(v["result"], "error", "{what}: {v}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_http_cannot_parse_are_answered_with_a_json_error() {
+    let hub = Hub::start("framing", |_| {}).await;
+    let id = hub.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    malformed_requests_get_json(&hub, &id, "v1").await;
+    // The same in the 2027 shape's error format.
+    let hub27 = Hub::start("framing-2027", |c| {
+        c.api = careplan_mock_server::config::ApiShape::Api2027
+    })
+    .await;
+    let id27 = hub27.identity(KYOTAKU, CertKind::KaigoHoken, Variant::Valid);
+    malformed_requests_get_json(&hub27, &id27, "2027").await;
+    hub27.stop().await;
     hub.stop().await;
 }
 

@@ -578,11 +578,44 @@ fn fetch_runs_again_into_the_same_folder_and_one_bad_item_does_not_block_the_res
         rest.contains("1 item fetched, 2 items already in"),
         "{rest}"
     );
-    let names: Vec<String> = std::fs::read_dir(&office_dir)
+    let mut names: Vec<String> = std::fs::read_dir(&office_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    names.sort();
+    // Name order is import order (ascending 連番), although #2 was written after #3.
+    assert_eq!(
+        names,
+        [
+            "20250527090000_0000000001",
+            "20250527090001_0000000002",
+            "20250527090002_0000000003"
+        ],
+        "{names:?}"
+    );
+    // --json: one document saying what was fetched, skipped and failed.
+    let listed = ok(fetch(&["--json", "--id", "3", "--overwrite"]));
+    let doc: serde_json::Value = serde_json::from_str(&listed)
+        .unwrap_or_else(|e| panic!("fetch --json printed no JSON ({e}): {listed}"));
+    let office = &doc["offices"][PROVIDER];
+    assert_eq!(office["fetched"][0]["id"], 3, "{doc}");
+    assert_eq!(office["fetched"][0]["serial"], "20250527090002", "{doc}");
+    assert!(
+        office["fetched"][0]["folder"]
+            .as_str()
+            .unwrap()
+            .ends_with("20250527090002_0000000003"),
+        "{doc}"
+    );
+    assert_eq!(office["skipped"], serde_json::json!([]), "{doc}");
+    assert_eq!(office["failed"], serde_json::json!([]), "{doc}");
+    let again = ok(fetch(&["--json"]));
+    let doc: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(
+        doc["offices"][PROVIDER]["skipped"],
+        serde_json::json!([1, 2, 3]),
+        "{doc}"
+    );
     // --overwrite fetches everything again into the same folders.
     let all = ok(fetch(&["--overwrite"]));
     assert!(all.contains("3 items fetched"), "{all}");
@@ -731,4 +764,107 @@ fn a_listing_into_a_closed_pipe_ends_without_a_panic() {
         // 0 when the listing fitted the pipe before it closed, 141 (SIGPIPE) otherwise.
         assert!(matches!(code, "0" | "141"), "exit {code}: {codes}");
     }
+}
+
+/// A process's memory figure from /proc (kB), 0 when unknown.
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn concurrent_large_uploads_hold_a_bounded_amount_and_give_it_back() {
+    // 16 concurrent sends of 10 MB against an upload budget of 8 MiB: the hub holds at most one
+    // upload at a time (each takes the whole budget), so its peak may grow by a few copies of one
+    // send, not by the 160 MB sent at once, and once the burst is over it is back near idle.
+    const MB: u64 = 1024 * 1024;
+    let dir = TempDir::new();
+    let config = dir.join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[limits]\nmax_bytes_in_flight = {}\nmax_connections_per_certificate = 64\npassword_iterations = 1000\nbusy_wait_seconds = 600\n",
+            8 * MB
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(&dir, &["--config", &config, "--no-console"]);
+    issue(&dir, KYOTAKU);
+    let certs = Path::new(&dir.join("certs")).to_path_buf();
+    let identity = Identity::new(
+        certs.join("ca/ca.pem"),
+        certs.join(format!("offices/{KYOTAKU}/client.pem")),
+        certs.join(format!("offices/{KYOTAKU}/client.key")),
+    );
+    let pid = server.child.id();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (idle, peak, after) = rt.block_on(async {
+        let user = demo_user_id(&OfficeNumber::parse(KYOTAKU).unwrap());
+        let mut clients = Vec::new();
+        for t in 0..16 {
+            let mut c = Client::new(&server.url, &identity).unwrap();
+            c.login(&user, DEMO_PASSWORD, &format!("pc-{t}"), "1.2.0")
+                .await
+                .unwrap();
+            clients.push(c);
+        }
+        let idle = status_kb(pid, "VmRSS:");
+        let pdf = Arc::new(vec![(
+            String::from("資料.pdf"),
+            vec![b'%'; (10 * MB) as usize],
+        )]);
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .map(|mut c| {
+                let pdf = pdf.clone();
+                tokio::spawn(async move {
+                    let to = [Destination {
+                        office: PROVIDER.to_owned(),
+                        service_type: None,
+                    }];
+                    c.send(&to, "", &pdf, false).await.map(drop)
+                })
+            })
+            .collect();
+        for (i, t) in tasks.into_iter().enumerate() {
+            if let Err(e) = t.await.unwrap() {
+                panic!("send {i} failed: {e}");
+            }
+        }
+        let peak = status_kb(pid, "VmHWM:");
+        // What is given back is given back shortly after the last answer.
+        let mut after = status_kb(pid, "VmRSS:");
+        for _ in 0..30 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            after = after.min(status_kb(pid, "VmRSS:"));
+        }
+        (idle, peak, after)
+    });
+    let (idle_mb, peak_mb, after_mb) = (idle / 1024, peak / 1024, after / 1024);
+    eprintln!("hub resident memory: idle {idle_mb} MB, peak {peak_mb} MB, after {after_mb} MB");
+    assert!(idle > 0, "no /proc figures for the hub");
+    // One send is held as read (SQLite writes it into its blob in place), plus buffers: 3 × one
+    // send is the bound (before: 6–7 ×, and all of it still held after).
+    assert!(
+        peak_mb <= idle_mb + 30,
+        "the peak grew by {} MB for uploads held one at a time (idle {idle_mb} MB)",
+        peak_mb - idle_mb
+    );
+    assert!(
+        after_mb <= idle_mb + 16,
+        "the hub still holds {} MB after the uploads (idle {idle_mb} MB)",
+        after_mb - idle_mb
+    );
 }

@@ -1,14 +1,15 @@
 //! Memory of the hub under concurrent large uploads (issue 9 point 7, D-HUB-CONNECTIONS).
 //!
 //! Run: `cargo bench -p careplan-mock-server --bench uploads` (48 concurrent sends of 30 MB, the
-//! default limits), or `-- --quick` (16 sends of 30 MB). Options: `--sends N`, `--mb M`.
+//! default limits), or `-- --quick` (16 sends of 30 MB). Options: `--sends N`, `--mb M`,
+//! `--budget-mb B` (the hub's `limits.max_bytes_in_flight`, default 128).
 //!
 //! The hub runs in a child process (this binary re-started with `--serve DIR`), so that its
 //! memory is not mixed with the clients'. The clients (tasks here) each log in on their own
 //! terminal and send one send of M MB (attachments of at most 10 MB each) at the same moment.
 //! Printed, from the child's /proc status: resident memory after one small request (the floor),
-//! its peak (VmHWM) during the uploads and its resident memory after them — as ratios to the
-//! bytes uploaded at once and to the hub's upload budget (`limits.max_bytes_in_flight`).
+//! its peak (VmHWM) during the uploads and its resident memory after them (the lowest within 3 s
+//! of the last answer) — as ratios to the bytes uploaded at once and to the hub's upload budget.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -37,9 +38,9 @@ fn status_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The child: a hub with the default limits on a free port; prints its URL, serves until stdin
-/// closes.
-fn serve(dir: &std::path::Path) {
+/// The child: a hub with the default limits but `budget` bytes in flight on a free port; prints
+/// its URL, serves until stdin closes.
+fn serve(dir: &std::path::Path, budget: u64) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let mut config = Config {
@@ -50,6 +51,8 @@ fn serve(dir: &std::path::Path) {
         };
         config.limits.password_iterations = 1000;
         config.limits.max_connections_per_certificate = 1024;
+        config.limits.max_bytes_in_flight = budget;
+        config.limits.busy_wait_seconds = 600;
         let server = careplan_mock_server::start(config).await.unwrap();
         println!("{}", server.url());
         tokio::task::spawn_blocking(|| {
@@ -65,10 +68,12 @@ fn serve(dir: &std::path::Path) {
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = argv.iter().position(|a| a == "--serve") {
-        return serve(std::path::Path::new(&argv[i + 1]));
+        let budget = argv[i + 2].parse().expect("the budget in bytes");
+        return serve(std::path::Path::new(&argv[i + 1]), budget);
     }
     let mut sends = 48usize;
     let mut mb = 30usize;
+    let mut budget_mb = Config::default().limits.max_bytes_in_flight as usize / MB;
     let mut i = 0;
     while i < argv.len() {
         let value = |i: usize| -> usize {
@@ -84,6 +89,10 @@ fn main() {
             }
             "--mb" => {
                 mb = value(i);
+                i += 1;
+            }
+            "--budget-mb" => {
+                budget_mb = value(i);
                 i += 1;
             }
             "--bench" => {}
@@ -107,7 +116,11 @@ fn main() {
     let identity = Identity::new(pki.ca_cert(), files.cert, files.key);
 
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--serve", dir.to_str().unwrap()])
+        .args([
+            "--serve",
+            dir.to_str().unwrap(),
+            &(budget_mb * MB).to_string(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -120,7 +133,7 @@ fn main() {
         .unwrap();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (floor, wall) = rt.block_on(async {
+    let (floor, wall, peak, after) = rt.block_on(async {
         let user = demo_user_id(&OfficeNumber::parse(KYOTAKU).unwrap());
         let mut clients = Vec::new();
         for t in 0..sends {
@@ -163,15 +176,20 @@ fn main() {
             }
         }
         assert_eq!(refused, 0, "every upload is stored");
-        (floor, started.elapsed())
+        let wall = started.elapsed();
+        let peak = status_kb(pid, "VmHWM:");
+        let mut after = status_kb(pid, "VmRSS:");
+        for _ in 0..30 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            after = after.min(status_kb(pid, "VmRSS:"));
+        }
+        (floor, wall, peak, after)
     });
-    let peak = status_kb(pid, "VmHWM:");
-    let after = status_kb(pid, "VmRSS:");
     drop(child.stdin.take());
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 
-    let budget_kb = Config::default().limits.max_bytes_in_flight / 1024;
+    let budget_kb = (budget_mb * MB / 1024) as u64;
     let uploaded_kb = (sends * mb * MB / 1024) as u64;
     let grew = peak.saturating_sub(floor);
     println!("uploads: {sends} concurrent sends of {mb} MB over mutual TLS in {wall:.1?}");

@@ -65,11 +65,18 @@ struct ErrorBody<'a> {
     error: &'a HubError,
 }
 
+/// The v1 interface's error object, `{"error": {...}}`, as JSON bytes (also the answer to a
+/// request HTTP cannot parse, [`crate::framing`]).
+pub fn error_body(e: &HubError) -> Vec<u8> {
+    serde_json::to_vec(&ErrorBody { error: e }).expect("a refusal serialises")
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (e, mut note) = *self.0;
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, Json(ErrorBody { error: &e })).into_response();
+        let json = [(header::CONTENT_TYPE, "application/json")];
+        let mut response = (status, json, error_body(&e)).into_response();
         crate::conn::close_if_needed(e.code, &mut response);
         note.code = Some(e.code.as_str());
         note.detail = Some(serde_json::json!({
@@ -233,15 +240,15 @@ async fn method_not_allowed(request: Request) -> ApiError {
 }
 
 /// A JSON body the hub cannot read: too large (413), stalled, or malformed (400).
-pub(crate) fn json_rejection(e: &JsonRejection, hub: &Hub) -> HubError {
+pub(crate) fn json_rejection(e: &JsonRejection) -> HubError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         HubError::new(
             Code::TooLarge,
             "要求の大きさが上限を超えています。",
             "the request body is larger than the hub accepts",
         )
-    } else if crate::conn::is_stall(e) {
-        crate::conn::stalled(hub.config.limits.body_stall_seconds)
+    } else if let Some(stalled) = crate::conn::stall_refusal(e) {
+        stalled
     } else {
         HubError::bad_request(e.body_text())
     }
@@ -354,7 +361,7 @@ async fn login(
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> ApiResult {
     let caller = caller(&app.hub, &peer, &headers)?;
-    let Json(req) = body.map_err(|e| json_rejection(&e, &app.hub))?;
+    let Json(req) = body.map_err(|e| json_rejection(&e))?;
     let note = AuditNote {
         office: Some(caller.office.clone()),
         terminal: Some(req.terminal.clone()),
@@ -389,8 +396,8 @@ async fn read_send(
     let multipart_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
-        } else if crate::conn::is_stall(&e) {
-            crate::conn::stalled(app.hub.config.limits.body_stall_seconds)
+        } else if let Some(stalled) = crate::conn::stall_refusal(&e) {
+            stalled
         } else {
             HubError::bad_request(format!("malformed multipart body: {}", e.body_text()))
         }

@@ -276,6 +276,22 @@ struct ErrorObject<'a> {
     detail: Option<&'a serde_json::Value>,
 }
 
+/// The 2027 shape's error answer, `{"result": "error", "error": {...}}`, as JSON bytes (also the
+/// answer to a request HTTP cannot parse, [`crate::framing`]).
+pub fn error_body(e: &HubError) -> Vec<u8> {
+    let body = serde_json::json!({
+        "result": "error",
+        "error": ErrorObject {
+            code: e.code.as_str(),
+            message_ja: &e.message_ja,
+            message_en: &e.message_en,
+            file: e.file.as_deref(),
+            detail: e.detail.as_ref(),
+        },
+    });
+    serde_json::to_vec(&body).expect("a refusal serialises")
+}
+
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let (e, mut note) = *self.0;
@@ -283,17 +299,8 @@ impl IntoResponse for Refusal {
         let status = system
             .and_then(|s| StatusCode::from_u16(s).ok())
             .unwrap_or(StatusCode::OK);
-        let body = serde_json::json!({
-            "result": "error",
-            "error": ErrorObject {
-                code: e.code.as_str(),
-                message_ja: &e.message_ja,
-                message_en: &e.message_en,
-                file: e.file.as_deref(),
-                detail: e.detail.as_ref(),
-            },
-        });
-        let mut response = (status, Json(body)).into_response();
+        let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+        let mut response = (status, json, error_body(&e)).into_response();
         crate::conn::close_if_needed(e.code, &mut response);
         note.code = Some(e.code.as_str());
         note.detail = Some(serde_json::json!({
@@ -319,10 +326,6 @@ fn ok(fields: serde_json::Value, note: AuditNote) -> Reply {
     let mut response = Json(serde_json::Value::Object(body)).into_response();
     response.extensions_mut().insert(note);
     Ok(response)
-}
-
-fn json_error(state: &ApiState, e: &JsonRejection) -> HubError {
-    api::json_rejection(e, state.hub())
 }
 
 /// Appends one audit row per request: who (office, terminal, user), what (method and path),
@@ -525,7 +528,7 @@ async fn login(
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Reply {
     let caller = caller(&state, &peer, &headers)?;
-    let Json(body) = body.map_err(|e| json_error(&state, &e))?;
+    let Json(body) = body.map_err(|e| api::json_rejection(&e))?;
     let client_version = body
         .client_version
         .clone()
@@ -620,7 +623,7 @@ async fn otp(
     body: Result<Json<OtpBody>, JsonRejection>,
 ) -> Reply {
     let caller = caller(&state, &peer, &headers)?;
-    let Json(body) = body.map_err(|e| json_error(&state, &e))?;
+    let Json(body) = body.map_err(|e| api::json_rejection(&e))?;
     let note = AuditNote {
         office: Some(caller.office.clone()),
         ..AuditNote::default()
@@ -764,7 +767,7 @@ async fn refresh(
     body: Result<Json<RefreshBody>, JsonRejection>,
 ) -> Reply {
     let caller = caller(&state, &peer, &headers)?;
-    let Json(body) = body.map_err(|e| json_error(&state, &e))?;
+    let Json(body) = body.map_err(|e| api::json_rejection(&e))?;
     let note = AuditNote {
         office: Some(caller.office.clone()),
         ..AuditNote::default()
@@ -1010,7 +1013,7 @@ async fn send(
     let session = authorise(&state, &peer, &headers, &ifver).await?;
     let mut note = session_note(&session);
     let Json(value) = body
-        .map_err(|e| json_error(&state, &e))
+        .map_err(|e| api::json_rejection(&e))
         .map_err(with_note(&note))?;
     let hub = state.hub().clone();
     let receipt = blocking(move || {

@@ -148,13 +148,29 @@ impl Identity {
     }
 }
 
-/// Where a PC keeps the keys the hub issues to its terminals (D-HUB-TERMINAL): in memory (tests,
-/// the scenario runner) or one file per terminal in a folder (`cpkit`:
-/// `<certs>/offices/<office>/terminals/<name>.key`, mode 0600). Clones share the keys.
+/// Where a PC keeps the keys the hubs issue to its terminals (D-HUB-TERMINAL), per hub (its
+/// `host:port` as the client addresses it: two hubs bind the same terminal name to different
+/// keys) and terminal: in memory (tests, the scenario runner) or one file per hub and terminal
+/// in a folder (`cpkit`: `<certs>/offices/<office>/terminals/<host%3Aport>/<name>.key`, mode
+/// 0600). Clones share the keys.
 #[derive(Debug, Clone, Default)]
 pub struct TerminalKeys {
     folder: Option<PathBuf>,
-    memory: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    memory: Arc<std::sync::Mutex<std::collections::HashMap<(String, String), String>>>,
+}
+
+/// A name with every byte outside `[A-Za-z0-9._-]` percent-encoded (terminal names may be
+/// Japanese; a hub's address has a colon), so it is one safe path segment (`.` and `..` too).
+fn path_segment(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && name.len() > 2) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 impl TerminalKeys {
@@ -165,52 +181,69 @@ impl TerminalKeys {
         }
     }
 
-    /// The file of a terminal's key: its name with every byte outside `[A-Za-z0-9_-]`
-    /// percent-encoded (terminal names may be Japanese).
-    fn file(folder: &Path, terminal: &str) -> PathBuf {
-        let mut name = String::new();
-        for b in terminal.bytes() {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                name.push(b as char);
-            } else {
-                name.push_str(&format!("%{b:02X}"));
-            }
-        }
-        folder.join(format!("{name}.key"))
+    /// The file that holds (or would hold) a terminal's key for a hub, when keys are kept in a
+    /// folder.
+    pub fn key_file(&self, hub: &str, terminal: &str) -> Option<PathBuf> {
+        self.folder
+            .as_deref()
+            .map(|folder| Self::file(folder, hub, terminal))
     }
 
-    pub fn get(&self, terminal: &str) -> Result<Option<String>, ClientError> {
+    fn file(folder: &Path, hub: &str, terminal: &str) -> PathBuf {
+        folder.join(path_segment(hub)).join(format!(
+            "{}.key",
+            path_segment(terminal).replace('.', "%2E")
+        ))
+    }
+
+    /// Where an earlier version kept a terminal's key, for every hub at once: read when the
+    /// hub's own file is missing (the hub refuses it if it bound the name to another key).
+    fn legacy_file(folder: &Path, terminal: &str) -> PathBuf {
+        folder.join(format!(
+            "{}.key",
+            path_segment(terminal).replace('.', "%2E")
+        ))
+    }
+
+    pub fn get(&self, hub: &str, terminal: &str) -> Result<Option<String>, ClientError> {
         if let Some(key) = self
             .memory
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(terminal)
+            .get(&(hub.to_owned(), terminal.to_owned()))
         {
             return Ok(Some(key.clone()));
         }
         let Some(folder) = &self.folder else {
             return Ok(None);
         };
-        let path = Self::file(folder, terminal);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(text.trim().to_owned())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ClientError::Credentials {
-                path,
-                reason: describe_io(&e),
-            }),
+        for path in [
+            Self::file(folder, hub, terminal),
+            Self::legacy_file(folder, terminal),
+        ] {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => return Ok(Some(text.trim().to_owned())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(ClientError::Credentials {
+                        path,
+                        reason: describe_io(&e),
+                    });
+                }
+            }
         }
+        Ok(None)
     }
 
-    pub fn put(&self, terminal: &str, key: &str) -> Result<(), ClientError> {
+    pub fn put(&self, hub: &str, terminal: &str, key: &str) -> Result<(), ClientError> {
         self.memory
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(terminal.to_owned(), key.to_owned());
+            .insert((hub.to_owned(), terminal.to_owned()), key.to_owned());
         let Some(folder) = &self.folder else {
             return Ok(());
         };
-        let path = Self::file(folder, terminal);
+        let path = Self::file(folder, hub, terminal);
         let fail = |e: std::io::Error| ClientError::Credentials {
             path: path.clone(),
             reason: format!(
@@ -218,7 +251,8 @@ impl TerminalKeys {
                 describe_io(&e)
             ),
         };
-        std::fs::create_dir_all(folder).map_err(fail)?;
+        let dir = path.parent().expect("a key file has a folder");
+        std::fs::create_dir_all(dir).map_err(fail)?;
         write_private(&path, key.as_bytes()).map_err(fail)
     }
 }
@@ -278,6 +312,19 @@ struct Endpoint {
     tls: bool,
     host: String,
     port: u16,
+}
+
+impl Endpoint {
+    /// The hub as this client addresses it (`host:port`, the host in lower case): what terminal
+    /// keys are kept under.
+    fn hub(&self) -> String {
+        format!("{}:{}", self.host.to_ascii_lowercase(), self.port)
+    }
+}
+
+/// The hub an exchange URL addresses, as terminal keys are kept under it (`host:port`).
+pub fn hub_address(url: &str) -> Result<String, ClientError> {
+    parse_url(url, true).map(|e| e.hub())
 }
 
 /// Parses an exchange URL; `http://` only when `plain` (the benchmark's plain mode).
@@ -583,14 +630,15 @@ impl Client {
             password: password.to_owned(),
             terminal: terminal.to_owned(),
             client_version: client_version.to_owned(),
-            terminal_key: self.terminal_keys.get(terminal)?,
+            terminal_key: self.terminal_keys.get(&self.endpoint.hub(), terminal)?,
         })
         .expect("a login request serialises");
         let response: LoginResponse = self
             .json(Method::POST, "/v1/login", Some("application/json"), body)
             .await?;
         if let Some(key) = &response.terminal_key {
-            self.terminal_keys.put(terminal, key)?;
+            self.terminal_keys
+                .put(&self.endpoint.hub(), terminal, key)?;
         }
         self.token = Some(response.token.clone());
         Ok(response)

@@ -69,6 +69,9 @@ pub struct Limits {
     pub header_timeout_seconds: u64,
     /// A request body that sends nothing for this long is refused (`TIMEOUT`).
     pub body_stall_seconds: u64,
+    /// After its first `body_stall_seconds`, a request body must have averaged at least this
+    /// many bytes per second, or it is refused `TIMEOUT` (0: no minimum).
+    pub min_body_bytes_per_second: u64,
     /// Open connections one client certificate may hold at once.
     pub max_connections_per_certificate: usize,
     /// Request-body bytes the hub buffers at once across all connections; further uploads
@@ -90,6 +93,7 @@ impl Default for Limits {
             password_iterations: 10_000,
             header_timeout_seconds: 30,
             body_stall_seconds: 30,
+            min_body_bytes_per_second: 1024,
             max_connections_per_certificate: 16,
             max_bytes_in_flight: 128 * 1024 * 1024,
             busy_wait_seconds: 30,

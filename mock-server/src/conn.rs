@@ -98,37 +98,85 @@ pub fn request_body_limit(config: &Config) -> usize {
     wire.saturating_add(1024 * 1024)
 }
 
-/// The request body's error when it delivered nothing for too long.
+/// The request body's error when it delivered nothing for too long, or too little over its time.
 #[derive(Debug, thiserror::Error)]
-#[error("the request body stalled: no bytes for {0} s")]
-pub struct BodyStalled(pub u64);
+pub enum BodyStalled {
+    #[error("the request body stalled: no bytes for {0} s")]
+    Silent(u64),
+    #[error(
+        "the request body stalled: {received} bytes in {seconds} s, below the minimum of {min_rate} bytes/s"
+    )]
+    TooSlow {
+        received: u64,
+        seconds: u64,
+        min_rate: u64,
+    },
+}
 
-/// Whether an extractor's error comes from a stalled body.
-pub fn is_stall(error: &(dyn std::error::Error + 'static)) -> bool {
+/// The refusal of a body that stalled, when `error` (or an error it wraps) comes from one: the
+/// interfaces answer it `TIMEOUT`.
+pub fn stall_refusal(error: &(dyn std::error::Error + 'static)) -> Option<HubError> {
     let mut next = Some(error);
     while let Some(e) = next {
-        if e.downcast_ref::<BodyStalled>().is_some() || e.to_string().contains("body stalled") {
-            return true;
+        // Extractors may keep only the text of the body's error; the text names the stall.
+        let text = e.to_string();
+        if e.downcast_ref::<BodyStalled>().is_some() || text.contains("body stalled") {
+            let en = text
+                .find("the request body stalled")
+                .map_or(text.as_str(), |at| &text[at..]);
+            return Some(HubError::new(
+                Code::Timeout,
+                "送信データが途中で止まったか遅すぎるため、受け付けを中止しました。",
+                en.to_owned(),
+            ));
         }
         next = e.source();
     }
-    false
+    None
 }
 
-/// The refusal of a stalled body.
-pub fn stalled(seconds: u64) -> HubError {
-    HubError::new(
-        Code::Timeout,
-        "送信データが途中で止まったため、受け付けを中止しました。",
-        format!("the request body stalled (no bytes for {seconds} s)"),
-    )
-}
-
-/// A request body that fails when it delivers nothing for `stall`.
+/// A request body that fails when it delivers nothing for `stall`, or when, after its first
+/// `stall`, it has averaged fewer than `min_rate` bytes per second (a trickle of one byte now
+/// and then never stalls but would hold the connection and its budget for ever).
 struct StallBody {
     inner: Incoming,
     stall: Duration,
+    min_rate: u64,
+    started: tokio::time::Instant,
+    received: u64,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl StallBody {
+    fn new(inner: Incoming, stall: Duration, min_rate: u64) -> Self {
+        Self {
+            inner,
+            stall,
+            min_rate,
+            started: tokio::time::Instant::now(),
+            received: 0,
+            timer: None,
+        }
+    }
+
+    /// When the body, having received what it has, falls below the minimum rate.
+    fn rate_deadline(&self) -> Option<tokio::time::Instant> {
+        (self.min_rate > 0).then(|| {
+            let earned = Duration::from_secs_f64(self.received as f64 / self.min_rate as f64);
+            self.started + self.stall + earned
+        })
+    }
+
+    fn failure(&self, now: tokio::time::Instant) -> BodyStalled {
+        match self.rate_deadline() {
+            Some(deadline) if deadline <= now => BodyStalled::TooSlow {
+                received: self.received,
+                seconds: now.duration_since(self.started).as_secs(),
+                min_rate: self.min_rate,
+            },
+            _ => BodyStalled::Silent(self.stall.as_secs()),
+        }
+    }
 }
 
 impl hyper::body::Body for StallBody {
@@ -143,16 +191,22 @@ impl hyper::body::Body for StallBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.timer = None;
+                if let Some(Ok(data)) = &frame {
+                    this.received += data.data_ref().map_or(0, |d| d.len() as u64);
+                }
                 Poll::Ready(frame.map(|r| r.map_err(Into::into)))
             }
             Poll::Pending => {
-                let stall = this.stall;
-                let timer = this
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+                if this.timer.is_none() {
+                    let silent = tokio::time::Instant::now() + this.stall;
+                    let deadline = this.rate_deadline().map_or(silent, |d| d.min(silent));
+                    this.timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+                }
+                let timer = this.timer.as_mut().expect("set above");
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
-                        Poll::Ready(Some(Err(Box::new(BodyStalled(stall.as_secs())))))
+                        let failure = this.failure(tokio::time::Instant::now());
+                        Poll::Ready(Some(Err(Box::new(failure))))
                     }
                     Poll::Pending => Poll::Pending,
                 }
@@ -168,6 +222,9 @@ impl hyper::body::Body for StallBody {
         self.inner.size_hint()
     }
 }
+
+/// How long a connection over its certificate's cap may take to send its request.
+const OVER_CAP_GRACE: Duration = Duration::from_secs(2);
 
 /// Open connections per certificate serial.
 type Slots = Arc<Mutex<HashMap<String, usize>>>;
@@ -241,11 +298,15 @@ fn body_kib(req: &Request<Incoming>, body_limit: usize, budget_kib: u32) -> u32 
 pub struct Policy {
     pub header_timeout: Duration,
     pub body_stall: Duration,
+    /// After its first `body_stall`, a body must have averaged this many bytes per second.
+    pub min_body_rate: u64,
     pub max_connections_per_certificate: usize,
     pub max_bytes_in_flight: u64,
     pub busy_wait: Duration,
     /// The largest request body: what a request without a `Content-Length` takes from the budget.
     pub body_limit: usize,
+    /// The body of the answer to a request HTTP cannot parse, in the interface's error format.
+    pub framing_error: crate::framing::RenderError,
 }
 
 impl Policy {
@@ -255,10 +316,15 @@ impl Policy {
         Self {
             header_timeout: Duration::from_secs(limits.header_timeout_seconds.max(1)),
             body_stall: Duration::from_secs(limits.body_stall_seconds.max(1)),
+            min_body_rate: limits.min_body_bytes_per_second,
             max_connections_per_certificate: limits.max_connections_per_certificate.max(1),
             max_bytes_in_flight: limits.max_bytes_in_flight,
             busy_wait: Duration::from_secs(limits.busy_wait_seconds),
             body_limit: request_body_limit(config),
+            framing_error: match config.api {
+                ApiShape::V1 => crate::api::error_body,
+                ApiShape::Api2027 => crate::api2027::error_body,
+            },
         }
     }
 }
@@ -325,6 +391,7 @@ pub async fn serve_with<L>(
         let budget = budget.clone();
         let traffic = traffic.clone();
         let stall = policy.body_stall;
+        let min_rate = policy.min_body_rate;
         let busy_wait = policy.busy_wait;
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let mut router = router.clone();
@@ -334,13 +401,7 @@ pub async fn serve_with<L>(
             let over_cap = over_cap.clone();
             async move {
                 let kib = body_kib(&req, body_limit, budget_kib);
-                let mut req = req.map(|inner| {
-                    Body::new(StallBody {
-                        inner,
-                        stall,
-                        timer: None,
-                    })
-                });
+                let mut req = req.map(|inner| Body::new(StallBody::new(inner, stall, min_rate)));
                 req.extensions_mut().insert(ConnectInfo(peer));
                 let mut permit = None;
                 if let Some(refusal) = over_cap {
@@ -366,13 +427,21 @@ pub async fn serve_with<L>(
                 let response = tower_service::Service::call(&mut router, req).await;
                 if permit.take().is_some() {
                     traffic.give_back(u64::from(kib) * 1024);
+                    crate::memory::after_large_request(u64::from(kib) * 1024);
                 }
                 response
             }
         });
         let mut stop = stop_rx.clone();
         let alive = alive_rx.clone();
-        let header_timeout = policy.header_timeout;
+        // A connection over its certificate's cap gets a short grace to ask (and be told why it
+        // is refused), then is closed: it must not hold a socket for the whole header timeout.
+        let (header_timeout, keep_alive) = if slot.is_err() {
+            (policy.header_timeout.min(OVER_CAP_GRACE), false)
+        } else {
+            (policy.header_timeout, true)
+        };
+        let framing_error = policy.framing_error;
         tokio::spawn(async move {
             let _slot = slot;
             let _alive = alive;
@@ -380,7 +449,8 @@ pub async fn serve_with<L>(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .keep_alive(true);
+                .keep_alive(keep_alive);
+            let io = crate::framing::JsonFramingErrors::new(io, framing_error);
             let conn = builder.serve_connection(TokioIo::new(io), service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {

@@ -7,7 +7,8 @@
 //!   [`lock`] — one hub per data folder.
 //! * [`hub`] — the exchange's rules, independent of HTTP; [`names`] — which upload names it accepts.
 //! * [`tls`] / [`conn`] / [`api`] / [`server`] — mutual TLS, connections (timeouts, caps, the
-//!   upload budget), the `/v1` HTTP interface, start and stop.
+//!   upload budget), the `/v1` HTTP interface, start and stop; [`framing`] — JSON answers to
+//!   requests HTTP cannot parse; [`memory`] — giving back what large uploads held.
 //! * [`api2027`] — the `api = "2027"` shape: the announced 介護保険資格確認等WEBサービス care-plan API
 //!   (login with a one-time password, access/refresh tokens, business errors as HTTP 200).
 //! * [`client`] — the client used by `cpkit send / inbox / fetch`, the harness and the tests.
@@ -24,8 +25,10 @@ pub mod config;
 pub mod conn;
 pub mod console;
 pub mod error;
+pub mod framing;
 pub mod hub;
 pub mod lock;
+pub mod memory;
 pub mod names;
 pub mod pki;
 pub mod server;

@@ -110,6 +110,7 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3
 /// Opens the hub and serves it in a background task on `config.listen` (port 0 picks a free one).
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     crate::tls::install_provider();
+    crate::memory::tune();
     crate::store::create_private_dir(&config.data).map_err(|error| ServerError::Data {
         path: config.data.clone(),
         error,

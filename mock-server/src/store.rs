@@ -1017,10 +1017,23 @@ fn insert_send(
         )
         .ctx("store a send")?;
     for file in &send.files {
-        tx.prepare_cached("INSERT OR IGNORE INTO blobs(sha256, content) VALUES (?1, ?2)")
+        // The content is written into a zeroblob of its size through SQLite's incremental blob
+        // I/O, so SQLite neither copies it to bind it nor builds a record holding it: a large
+        // upload is held once in memory, not three times (issue 9 point 7).
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO blobs(sha256, content) VALUES (?1, zeroblob(?2))",
+            )
             .ctx("prepare a blob")?
-            .execute(params![file.sha256, file.content.as_slice()])
+            .execute(params![file.sha256, file.content.len() as i64])
             .ctx("store a blob")?;
+        if inserted == 1 && !file.content.is_empty() {
+            let rowid = tx.last_insert_rowid();
+            let mut blob = tx
+                .blob_open(rusqlite::MAIN_DB, "blobs", "content", rowid, false)
+                .ctx("open a blob")?;
+            blob.write_all_at(&file.content, 0).ctx("write a blob")?;
+        }
         tx.prepare_cached("INSERT INTO files(send_id, name, size, sha256) VALUES (?1, ?2, ?3, ?4)")
             .ctx("prepare a file")?
             .execute(params![

@@ -146,10 +146,12 @@ fn terminal_key_state(c: &Console, t: &Terminal) -> &'static str {
     let Some(bound) = &t.key_hash else {
         return "unbound";
     };
+    let hub = crate::client::hub_address(&c.hub_url).ok();
     let held = OfficeNumber::parse(&t.office)
-        .and_then(|office| {
+        .zip(hub)
+        .and_then(|(office, hub)| {
             TerminalKeys::in_folder(c.pki.terminal_keys(&office))
-                .get(&t.name)
+                .get(&hub, &t.name)
                 .ok()
                 .flatten()
         })

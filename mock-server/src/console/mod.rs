@@ -173,6 +173,7 @@ pub fn policy(config: &Config) -> crate::conn::Policy {
         body_limit: usize::try_from(bytes)
             .unwrap_or(usize::MAX)
             .saturating_add(1024 * 1024),
+        framing_error: crate::api::error_body,
         ..crate::conn::Policy::of(config)
     }
 }

@@ -764,8 +764,8 @@ pub struct FetchArgs {
     /// Offices to fetch for (repeatable); default every office with a certificate in --certs.
     #[arg(long)]
     office: Vec<String>,
-    /// Folder to write into: <out>/<office>/<import order>_<serial>_<id>/<file>. Items already
-    /// there (by ID) are skipped, so the same fetch can run again.
+    /// Folder to write into: <out>/<office>/<serial>_<id>/<file> (name order is import order).
+    /// Items already there (by ID) are skipped, so the same fetch can run again.
     #[arg(long)]
     out: PathBuf,
     /// Only these items (IDs from `cpkit inbox`).
@@ -781,14 +781,13 @@ pub struct FetchArgs {
 const MESSAGE_FILE: &str = ".message.txt";
 const ITEM_FILE: &str = ".cpkit-item.json";
 
-/// The item folders already under `<out>/<office>`: item ID → folder, and the highest import
-/// order used.
-fn fetched_items(dir: &Path) -> Result<(std::collections::BTreeMap<i64, PathBuf>, u32)> {
+/// The item folders already under `<out>/<office>`, by item ID (the last `_` segment of a folder's
+/// name; folders of earlier versions, `<order>_<serial>_<id>`, are recognised too).
+fn fetched_items(dir: &Path) -> Result<std::collections::BTreeMap<i64, PathBuf>> {
     let mut items = std::collections::BTreeMap::new();
-    let mut last = 0;
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((items, 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(items),
         Err(e) => return Err(e).with_context(|| format!("failed to read {}", dir.display())),
     };
     for entry in entries {
@@ -803,16 +802,14 @@ fn fetched_items(dir: &Path) -> Result<(std::collections::BTreeMap<i64, PathBuf>
                 .with_context(|| format!("failed to remove {}", entry.path().display()))?;
             continue;
         }
-        let (Some(order), Some(id)) = (
-            name.split('_').next().and_then(|o| o.parse::<u32>().ok()),
-            name.rsplit('_').next().and_then(|i| i.parse::<i64>().ok()),
-        ) else {
-            continue;
-        };
-        last = last.max(order);
-        items.insert(id, entry.path());
+        if let Some(id) = name
+            .rsplit_once('_')
+            .and_then(|(_, id)| id.parse::<i64>().ok())
+        {
+            items.insert(id, entry.path());
+        }
     }
-    Ok((items, last))
+    Ok(items)
 }
 
 /// Downloads one item into a hidden folder and renames it into place when whole: an item
@@ -865,28 +862,57 @@ async fn fetch_item(
     result
 }
 
+/// The folder an item is written to under `<out>/<office>`: its 連番 and its ID, zero-padded, so
+/// that name order is import order (ascending ファイル連番, then arrival) whenever and in whatever
+/// order the items were fetched (D-HUB-FETCH). Items without a 連番 (a message alone) sort last.
+fn item_folder(item: &careplan_mock_server::store::SendEntry) -> String {
+    match item.serial.as_deref() {
+        Some(serial) if serial.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{serial:0>14}_{:010}", item.id)
+        }
+        Some(serial) => format!("{serial}_{:010}", item.id),
+        None => format!("message_{:010}", item.id),
+    }
+}
+
+/// What one `fetch` did, office by office: printed as it goes, or gathered for `--json`.
+#[derive(Default, serde::Serialize)]
+struct FetchOffice {
+    fetched: Vec<serde_json::Value>,
+    skipped: Vec<i64>,
+    failed: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
 pub fn fetch(args: FetchArgs) -> Result<()> {
     let offices = args.client.offices(&args.office)?;
+    let json = args.client.json;
     runtime()?.block_on(async {
         let mut failed = 0usize;
         let mut code = 0u8;
-        let mut fail = |what: String, e: anyhow::Error| {
-            eprintln!("cpkit: error: {what}: {e:#}");
+        let mut report = std::collections::BTreeMap::<String, FetchOffice>::new();
+        let mut fail = |what: String, e: &anyhow::Error| {
+            if !json {
+                eprintln!("cpkit: error: {what}: {e:#}");
+            }
             failed += 1;
-            code = code.max(exit_code(&e));
+            code = code.max(exit_code(e));
         };
         for office in &offices {
-            let mut client = match args.client.login(office).await {
-                Ok(c) => c,
-                Err(e) => {
-                    fail(format!("office {office}"), e);
-                    continue;
-                }
+            let log = report.entry(office.to_string()).or_default();
+            let listed = match args.client.login(office).await {
+                Ok(mut client) => match client.inbox().await {
+                    Ok(items) => Ok((client, items)),
+                    Err(e) => Err(anyhow::Error::from(e)),
+                },
+                Err(e) => Err(e),
             };
-            let mut items = match client.inbox().await {
-                Ok(items) => items,
+            let (mut client, mut items) = match listed {
+                Ok(listed) => listed,
                 Err(e) => {
-                    fail(format!("office {office}"), e.into());
+                    fail(format!("office {office}"), &e);
+                    log.error = Some(format!("{e:#}"));
                     continue;
                 }
             };
@@ -896,53 +922,65 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
             let office_dir = args.out.join(office.as_str());
             std::fs::create_dir_all(&office_dir)
                 .with_context(|| format!("failed to create {}", office_dir.display()))?;
-            let (present, mut last) = fetched_items(&office_dir)?;
-            let (mut fetched, mut skipped) = (0usize, 0usize);
+            let present = fetched_items(&office_dir)?;
             for item in &items {
                 let target = match present.get(&item.id) {
                     Some(_) if !args.overwrite => {
-                        skipped += 1;
+                        log.skipped.push(item.id);
                         continue;
                     }
                     Some(dir) => dir.clone(),
-                    None => {
-                        last += 1;
-                        office_dir.join(format!(
-                            "{last:03}_{}_{}",
-                            item.serial.as_deref().unwrap_or("message"),
-                            item.id
-                        ))
-                    }
+                    None => office_dir.join(item_folder(item)),
                 };
                 match fetch_item(&mut client, &office_dir, &target, item).await {
                     Ok(()) => {
-                        fetched += 1;
-                        println!(
-                            "office {office}: #{} from {} → {} ({})",
-                            item.id,
-                            item.from_office,
-                            target.display(),
-                            plural(item.files.len(), "file", "files")
-                        );
-                        if !item.message.is_empty() {
-                            println!("  message: {}", item.message);
+                        if !json {
+                            println!(
+                                "office {office}: #{} from {} → {} ({})",
+                                item.id,
+                                item.from_office,
+                                target.display(),
+                                plural(item.files.len(), "file", "files")
+                            );
+                            if !item.message.is_empty() {
+                                println!("  message: {}", item.message);
+                            }
                         }
+                        log.fetched.push(serde_json::json!({
+                            "id": item.id,
+                            "from_office": item.from_office,
+                            "serial": item.serial,
+                            "folder": target,
+                            "files": item.files.iter().map(|f| &f.name).collect::<Vec<_>>(),
+                            "message": item.message,
+                        }));
                     }
-                    Err(e) => fail(format!("office {office}: item #{}", item.id), e),
+                    Err(e) => {
+                        fail(format!("office {office}: item #{}", item.id), &e);
+                        log.failed
+                            .push(serde_json::json!({ "id": item.id, "error": format!("{e:#}") }));
+                    }
                 }
+            }
+            if json {
+                continue;
             }
             let mut summary = format!(
                 "office {office}: {} fetched",
-                plural(fetched, "item", "items")
+                plural(log.fetched.len(), "item", "items")
             );
-            if skipped > 0 {
+            if !log.skipped.is_empty() {
                 summary.push_str(&format!(
                     ", {} already in {} (skipped; --overwrite fetches them again)",
-                    plural(skipped, "item", "items"),
+                    plural(log.skipped.len(), "item", "items"),
                     office_dir.display()
                 ));
             }
             println!("{summary}");
+        }
+        if json {
+            let doc = serde_json::json!({ "out": args.out, "offices": report });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         if failed > 0 {
             return Err(ItemsFailed {
@@ -951,11 +989,13 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
             }
             .into());
         }
-        println!(
-            "next: import the item folders in name order (ascending ファイル連番); check them first with `{} validate {}`",
-            program(),
-            shell_word(&args.out.display().to_string())
-        );
+        if !json {
+            println!(
+                "next: import the item folders in name order (ascending ファイル連番); check them first with `{} validate {}`",
+                program(),
+                shell_word(&args.out.display().to_string())
+            );
+        }
         Ok(())
     })
 }

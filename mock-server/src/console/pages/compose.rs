@@ -90,11 +90,11 @@ async fn show(State(c): State<Console>, v: Visitor, uri: Uri) -> PageResult {
     render(&c, &v, &uri, PAGE.id, "compose.html", view)
 }
 
-/// Why an upload could not be read: a body that stalled for `stall_seconds` (the connection
-/// layer's timeout, in the hub's words) or a broken form.
-fn unreadable(e: &axum::extract::multipart::MultipartError, stall_seconds: u64) -> Flash {
-    if crate::conn::is_stall(e) {
-        return Flash::refusal(&crate::conn::stalled(stall_seconds));
+/// Why an upload could not be read: a body that stalled or trickled (the connection layer's
+/// timeout, in the hub's words) or a broken form.
+fn unreadable(e: &axum::extract::multipart::MultipartError) -> Flash {
+    if let Some(stalled) = crate::conn::stall_refusal(e) {
+        return Flash::refusal(&stalled);
     }
     Flash::error(
         format!("アップロードを読めませんでした: {e}"),
@@ -104,7 +104,6 @@ fn unreadable(e: &axum::extract::multipart::MultipartError, stall_seconds: u64) 
 
 async fn add(State(c): State<Console>, v: Visitor, mut multipart: Multipart) -> Response {
     let (max_files, max_bytes) = crate::console::upload_bounds(&c.hub.config);
-    let stall = c.hub.config.limits.body_stall_seconds.max(1);
     let mut held = c.bench.desk(&v.sid, |d| d.compose.bytes() as u64);
     let mut added = Vec::new();
     let too_much = || {
@@ -116,17 +115,13 @@ async fn add(State(c): State<Console>, v: Visitor, mut multipart: Multipart) -> 
         )
     };
     let outcome: Result<(), Flash> = async {
-        while let Some(mut field) = multipart
-            .next_field()
-            .await
-            .map_err(|e| unreadable(&e, stall))?
-        {
+        while let Some(mut field) = multipart.next_field().await.map_err(|e| unreadable(&e))? {
             if field.name() != Some("file") {
                 continue;
             }
             let name = field.file_name().unwrap_or_default().to_owned();
             let mut content = Vec::new();
-            while let Some(chunk) = field.chunk().await.map_err(|e| unreadable(&e, stall))? {
+            while let Some(chunk) = field.chunk().await.map_err(|e| unreadable(&e))? {
                 held += chunk.len() as u64;
                 if held > max_bytes {
                     return Err(too_much());
