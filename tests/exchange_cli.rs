@@ -262,7 +262,7 @@ fn serve_on_defaults_then_issue_send_list_and_fetch_from_another_terminal() {
             .unwrap()
             .to_str()
             .unwrap()
-            .starts_with("001_20250527090000_")
+            .starts_with("20250527090000_")
     );
     for f in std::fs::read_dir(&unit).unwrap() {
         let f = f.unwrap().path();

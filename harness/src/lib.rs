@@ -15,6 +15,7 @@
 
 pub mod check;
 pub mod outcome;
+pub mod plural;
 mod relpath;
 pub mod report;
 pub mod run_report;

@@ -137,12 +137,13 @@ pub fn stall_refusal(error: &(dyn std::error::Error + 'static)) -> Option<HubErr
 
 /// A request body that fails when it delivers nothing for `stall`, or when, after its first
 /// `stall`, it has averaged fewer than `min_rate` bytes per second (a trickle of one byte now
-/// and then never stalls but would hold the connection and its budget for ever).
+/// and then never stalls but would hold the connection and its budget for ever). Its clock
+/// starts when the router first reads it (not while the request waits for the upload budget).
 struct StallBody {
     inner: Incoming,
     stall: Duration,
     min_rate: u64,
-    started: tokio::time::Instant,
+    started: Option<tokio::time::Instant>,
     received: u64,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -153,25 +154,25 @@ impl StallBody {
             inner,
             stall,
             min_rate,
-            started: tokio::time::Instant::now(),
+            started: None,
             received: 0,
             timer: None,
         }
     }
 
     /// When the body, having received what it has, falls below the minimum rate.
-    fn rate_deadline(&self) -> Option<tokio::time::Instant> {
+    fn rate_deadline(&self, started: tokio::time::Instant) -> Option<tokio::time::Instant> {
         (self.min_rate > 0).then(|| {
             let earned = Duration::from_secs_f64(self.received as f64 / self.min_rate as f64);
-            self.started + self.stall + earned
+            started + self.stall + earned
         })
     }
 
-    fn failure(&self, now: tokio::time::Instant) -> BodyStalled {
-        match self.rate_deadline() {
+    fn failure(&self, started: tokio::time::Instant, now: tokio::time::Instant) -> BodyStalled {
+        match self.rate_deadline(started) {
             Some(deadline) if deadline <= now => BodyStalled::TooSlow {
                 received: self.received,
-                seconds: now.duration_since(self.started).as_secs(),
+                seconds: now.duration_since(started).as_secs(),
                 min_rate: self.min_rate,
             },
             _ => BodyStalled::Silent(self.stall.as_secs()),
@@ -188,6 +189,7 @@ impl hyper::body::Body for StallBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        let started = *this.started.get_or_insert_with(tokio::time::Instant::now);
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.timer = None;
@@ -199,13 +201,15 @@ impl hyper::body::Body for StallBody {
             Poll::Pending => {
                 if this.timer.is_none() {
                     let silent = tokio::time::Instant::now() + this.stall;
-                    let deadline = this.rate_deadline().map_or(silent, |d| d.min(silent));
+                    let deadline = this
+                        .rate_deadline(started)
+                        .map_or(silent, |d| d.min(silent));
                     this.timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
                 }
                 let timer = this.timer.as_mut().expect("set above");
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => {
-                        let failure = this.failure(tokio::time::Instant::now());
+                        let failure = this.failure(started, tokio::time::Instant::now());
                         Poll::Ready(Some(Err(Box::new(failure))))
                     }
                     Poll::Pending => Poll::Pending,

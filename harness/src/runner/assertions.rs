@@ -13,6 +13,7 @@ use careplan_spec::validate::Options;
 use super::judge::{case, with};
 use super::office::{OfficeRun, index_of};
 use crate::outcome::{CaseOutcome, CellDiff, CsvDiff, Verdict, located};
+use crate::plural::plural;
 use crate::scenario::Step;
 use crate::software::StoredFile;
 use crate::software::rules::{RoundTrip, round_trip_for, rules};
@@ -140,7 +141,10 @@ pub(super) fn assert(offices: &[OfficeRun], office: usize, st: &Step) -> Vec<Cas
         } else if diffs.is_empty() {
             case(
                 Verdict::Pass,
-                format!("{} files delivered byte for byte", o.last_received.len()),
+                format!(
+                    "{} delivered byte for byte",
+                    plural(o.last_received.len(), "file", "files")
+                ),
             )
         } else {
             with(
@@ -207,8 +211,9 @@ fn validity(files: &[StoredFile], valid: Option<bool>, rules: &[String]) -> Case
         case(
             Verdict::Pass,
             format!(
-                "{} files, {errors} errors{}",
-                files.len(),
+                "{}, {}{}",
+                plural(files.len(), "file", "files"),
+                plural(errors, "error", "errors"),
                 if rules.is_empty() {
                     String::new()
                 } else {

@@ -14,6 +14,7 @@ use super::exchange::{Exchange, Inbox, error_text, kit_side};
 use super::judge::{blame_kit, case, expect_count, judge_error, software_result, with};
 use super::office::{OfficeRun, index_of};
 use crate::outcome::{CaseOutcome, Verdict};
+use crate::plural::plural;
 use crate::scenario::{Action, Scenario, Step, parse_month};
 use crate::software::state::Edit;
 use crate::software::{ExportRequest, SoftwareError, StoredFile};
@@ -147,7 +148,10 @@ impl Steps<'_> {
             };
             let mut c = case(
                 Verdict::Pass,
-                format!("the product exported and sent {} files itself", files.len()),
+                format!(
+                    "the product exported and sent {} itself",
+                    plural(files.len(), "file", "files")
+                ),
             );
             c.log = names;
             if let Some(want) = st.expect.as_ref().and_then(|e| e.files) {
@@ -167,7 +171,10 @@ impl Steps<'_> {
         let count = files.len();
         o.pending.extend(files.iter().cloned());
         o.last_export = files;
-        let mut c = case(Verdict::Pass, format!("{count} files written"));
+        let mut c = case(
+            Verdict::Pass,
+            format!("{} written", plural(count, "file", "files")),
+        );
         c.log = names.unwrap_or_default();
         if let Some(want) = st.expect.as_ref().and_then(|e| e.files)
             && want != count
@@ -175,7 +182,10 @@ impl Steps<'_> {
             c = with(
                 case(
                     Verdict::Fail,
-                    format!("{count} files written, {want} expected"),
+                    format!(
+                        "{} written, {want} expected",
+                        plural(count, "file", "files")
+                    ),
                 ),
                 Some(want.to_string()),
                 Some(count.to_string()),
@@ -282,14 +292,21 @@ impl Steps<'_> {
                 }
             }
         }
-        let outcome = outcome.map(|_| format!("{sent} files in {} sends", units.len()));
+        let outcome = outcome.map(|_| {
+            format!(
+                "{} in {}",
+                plural(sent, "file", "files"),
+                plural(units.len(), "send", "sends")
+            )
+        });
         let c = judge_error(st, outcome.clone()).unwrap_or_else(|| {
             case(
                 Verdict::Pass,
                 match units.len() {
-                    1 => format!("{sent} files accepted by the exchange"),
+                    1 => format!("{} accepted by the exchange", plural(sent, "file", "files")),
                     n => format!(
-                        "{sent} files accepted by the exchange in {n} sends (one per send unit)"
+                        "{} accepted by the exchange in {n} sends (one per send unit)",
+                        plural(sent, "file", "files")
                     ),
                 },
             )
@@ -334,7 +351,7 @@ impl Steps<'_> {
         let kit = got.as_ref().err().is_some_and(|(_, kit)| *kit);
         let judged = got
             .as_ref()
-            .map(|i| format!("{} items", i.items))
+            .map(|i| plural(i.items, "item", "items"))
             .map_err(|(text, _)| text.clone());
         if let Some(c) = judge_error(st, judged) {
             return blame_kit(c, kit, st);
@@ -349,11 +366,15 @@ impl Steps<'_> {
             Verdict::Pass,
             if fetch {
                 format!(
-                    "{items} new items, {} files fetched on {terminal}",
-                    files.len()
+                    "{}, {} fetched on {terminal}",
+                    plural(items, "new item", "new items"),
+                    plural(files.len(), "file", "files")
                 )
             } else {
-                format!("{items} new items listed on {terminal}")
+                format!(
+                    "{} listed on {terminal}",
+                    plural(items, "new item", "new items")
+                )
             },
         );
         c.log = files.iter().map(|f| f.name.clone()).collect();
@@ -441,7 +462,10 @@ impl Steps<'_> {
             (Some(want), true) => with(
                 case(Verdict::Fail, "imported, but a refusal was expected"),
                 Some(format!("refusal naming {want:?}")),
-                Some(format!("{} files imported", report.imported.len())),
+                Some(format!(
+                    "{} imported",
+                    plural(report.imported.len(), "file", "files")
+                )),
             ),
             (None, false) => match &expect.error {
                 Some(w) if refused_text.iter().any(|r| r.contains(w.as_str())) => case(
@@ -463,20 +487,26 @@ impl Steps<'_> {
                     .error
                     .as_ref()
                     .map(|w| format!("a refusal containing «{w}»")),
-                Some(format!("{} files imported", report.imported.len())),
+                Some(format!(
+                    "{} imported",
+                    plural(report.imported.len(), "file", "files")
+                )),
             ),
             (None, true) if !report.warnings.is_empty() => case(
                 Verdict::Warn,
                 format!(
-                    "{} files imported with {} warnings: {}",
-                    report.imported.len(),
-                    report.warnings.len(),
+                    "{} imported with {}: {}",
+                    plural(report.imported.len(), "file", "files"),
+                    plural(report.warnings.len(), "warning", "warnings"),
                     report.warnings[0]
                 ),
             ),
             (None, true) => case(
                 Verdict::Pass,
-                format!("{} files imported", report.imported.len()),
+                format!(
+                    "{} imported",
+                    plural(report.imported.len(), "file", "files")
+                ),
             ),
         };
         c.log = log;

@@ -105,10 +105,7 @@ fn program() -> String {
     }
 }
 
-/// "1 file", "2 files".
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use careplan_harness::plural::plural;
 
 pub fn certs(command: CertsCommand) -> Result<()> {
     let cpkit = program();

@@ -413,13 +413,14 @@ fn convert(
     }
     if !skipped.is_empty() {
         text.push_str(&format!(
-            "note: skipped {} files that are not .csv or .jpg\n",
-            skipped.len()
+            "note: skipped {} that {} not .csv or .jpg\n",
+            exchange::plural(skipped.len(), "file", "files"),
+            if skipped.len() == 1 { "is" } else { "are" }
         ));
     }
     text.push_str(&format!(
-        "{} files written to {}; check them with `cpkit validate {}`\n",
-        outcome.files.len(),
+        "{} written to {}; check them with `cpkit validate {}`\n",
+        exchange::plural(outcome.files.len(), "file", "files"),
         out.display(),
         out.display()
     ));
