@@ -26,7 +26,9 @@ pub type RenderError = fn(&HubError) -> Vec<u8>;
 const AUTOMATIC: &[u16] = &[400, 414, 431];
 
 /// A connection stream whose writes of hyper's automatic parse-error answers are replaced by the
-/// interface's JSON error answer (see the module comment).
+/// interface's JSON error answer (see the module comment). hyper writes an answer's head as one
+/// buffer (as the only non-empty one of a vectored write when it has no body), and calls again
+/// with the same bytes while a write is pending.
 pub struct JsonFramingErrors<T> {
     inner: T,
     render: RenderError,
@@ -156,10 +158,27 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonFramingErrors<T> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 
-    // Not vectored: hyper then writes each answer's head as one buffer, which is what
-    // `replacement` recognises.
+    // Vectored writes stay vectored (hyper then writes a body without copying it behind the
+    // head); hyper's bare answer has no body, so it comes as the only non-empty buffer.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut filled = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next())
+            && (self.replacing.is_some() || replacement(only, self.render).is_some())
+        {
+            return self.poll_write(cx, only);
+        }
+        if self.replacing.is_some() {
+            return self.poll_write(cx, &[]);
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
     fn is_write_vectored(&self) -> bool {
-        false
+        self.inner.is_write_vectored()
     }
 }
 
