@@ -766,17 +766,8 @@ fn a_listing_into_a_closed_pipe_ends_without_a_panic() {
     }
 }
 
-/// A process's memory figure from /proc (kB), 0 when unknown.
 fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    careplan_mock_server::memory::status_kb(Some(pid), field).unwrap_or(0)
 }
 
 #[cfg(target_os = "linux")]

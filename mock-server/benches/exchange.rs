@@ -90,15 +90,7 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
 }
 
 fn proc_status(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    careplan_mock_server::memory::status_kb(None, field).unwrap_or(0)
 }
 
 const KYOTAKU: &str = "0310000100";

@@ -27,15 +27,7 @@ const PROVIDER: &str = "0320000202";
 const MB: usize = 1024 * 1024;
 
 fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    careplan_mock_server::memory::status_kb(Some(pid), field).unwrap_or(0)
 }
 
 /// The child: a hub with the default limits but `budget` bytes in flight on a free port; prints

@@ -14,7 +14,8 @@
 //!   asks glibc to return them (`malloc_trim`), once for a burst: a trim is scheduled shortly
 //!   after a large request ends, and one already scheduled covers the ones that end meanwhile.
 //!
-//! On other allocators and platforms both are no-ops.
+//! On other allocators and platforms both are no-ops. [`status_kb`] reads a process's memory
+//! figures (the benchmarks and tests that hold the hub to this).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -66,4 +67,31 @@ pub fn after_large_request(bytes: u64) {
         TRIM_SCHEDULED.store(false, Ordering::Release);
         let _ = tokio::task::spawn_blocking(trim).await;
     });
+}
+
+/// A memory figure of a process from `/proc/<pid>/status` (`"VmRSS:"`, `"VmHWM:"`, …) in kB;
+/// `None` where there is no such file or field (not Linux, the process gone).
+pub fn status_kb(pid: Option<u32>, field: &str) -> Option<u64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    std::fs::read_to_string(path).ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_has_a_resident_size_and_a_peak_at_least_as_large() {
+        let rss = super::status_kb(None, "VmRSS:").unwrap();
+        let peak = super::status_kb(Some(std::process::id()), "VmHWM:").unwrap();
+        assert!(rss > 0 && peak >= rss, "{rss} {peak}");
+        assert_eq!(super::status_kb(None, "NoSuchField:"), None);
+    }
 }
