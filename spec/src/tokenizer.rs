@@ -89,56 +89,196 @@ impl LineEnd {
 }
 
 /// One field as read: its bytes with `""` unescaped, whether it was quoted, and where it started.
-#[derive(Debug, Clone, Default)]
-pub struct RawField {
-    pub bytes: Vec<u8>,
+/// A view into its [`RawRecord`], which keeps the bytes of all its fields in one buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RawField<'a> {
+    pub bytes: &'a [u8],
     pub quoted: bool,
     pub start: Position,
     /// The field was longer than [`MAX_FIELD_BYTES`]: `bytes` holds its first part, cut at a
     /// character boundary (never inside a double-byte character).
     pub truncated: bool,
+    /// Every byte of the field is ASCII (so its text is its bytes).
+    pub ascii: bool,
 }
 
-/// One record. Buffers are reused between records: read fields through [`RawRecord::fields`].
+/// What a record keeps of one field besides its bytes. The start is kept as the reader's
+/// [`Cursor`] (two words written as they are) and turned into a [`Position`] when read.
+#[derive(Debug, Clone, Copy)]
+struct FieldMeta {
+    /// Where the field's bytes begin in [`RawRecord::bytes`]; they end where the next field's
+    /// begin (the last field's at the end of the buffer).
+    begin: u32,
+    quoted: bool,
+    truncated: bool,
+    non_ascii: bool,
+    start: Cursor,
+}
+
+/// One record: the bytes of every field one after another in one buffer, and each field's start
+/// in it. Buffers are reused between records: read fields through [`RawRecord::fields`].
 #[derive(Debug, Default)]
 pub struct RawRecord {
-    fields: Vec<RawField>,
-    used: usize,
+    bytes: Vec<u8>,
+    fields: Vec<FieldMeta>,
     /// 1-based record number in the file (blank lines are not records).
     pub number: u32,
     pub start: Position,
     pub end: Option<LineEnd>,
 }
 
+/// The fields of a [`RawRecord`], in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    rec: &'a RawRecord,
+}
+
+impl<'a> Fields<'a> {
+    pub fn len(self) -> usize {
+        self.rec.fields.len()
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.rec.fields.is_empty()
+    }
+
+    /// Field `i` (0-based); panics when `i >= len()`, as indexing a slice does.
+    pub fn get(self, i: usize) -> RawField<'a> {
+        self.rec.field(i)
+    }
+
+    pub fn iter(self) -> impl ExactSizeIterator<Item = RawField<'a>> + 'a {
+        let rec = self.rec;
+        (0..rec.fields.len()).map(move |i| rec.field(i))
+    }
+}
+
+impl<'a> IntoIterator for Fields<'a> {
+    type Item = RawField<'a>;
+    type IntoIter = Box<dyn ExactSizeIterator<Item = RawField<'a>> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
 impl RawRecord {
-    pub fn fields(&self) -> &[RawField] {
-        &self.fields[..self.used]
+    pub fn fields(&self) -> Fields<'_> {
+        Fields { rec: self }
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The byte range of field `i` in [`RawRecord::all_bytes`].
+    #[inline]
+    pub fn span(&self, i: usize) -> std::ops::Range<usize> {
+        let begin = self.fields[i].begin as usize;
+        let end = self
+            .fields
+            .get(i + 1)
+            .map_or(self.bytes.len(), |f| f.begin as usize);
+        begin..end
+    }
+
+    /// The bytes of every field, one after another (see [`RawRecord::span`]).
+    pub fn all_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Field `i` (0-based); panics when `i >= len()`, as indexing a slice does.
+    #[inline]
+    pub fn field(&self, i: usize) -> RawField<'_> {
+        let m = &self.fields[i];
+        RawField {
+            bytes: &self.bytes[self.span(i)],
+            quoted: m.quoted,
+            start: m.start.position(),
+            truncated: m.truncated,
+            ascii: !m.non_ascii,
+        }
+    }
+
+    /// Where field `i` starts.
+    #[inline]
+    pub fn field_start(&self, i: usize) -> Position {
+        self.fields[i].start.position()
+    }
+
+    /// True when every byte of field `i` is ASCII.
+    #[inline]
+    pub fn field_is_ascii(&self, i: usize) -> bool {
+        !self.fields[i].non_ascii
+    }
+
+    /// Whether field `i` was quoted.
+    #[inline]
+    pub fn quoted(&self, i: usize) -> bool {
+        self.fields[i].quoted
+    }
+
+    /// True when no field holds a byte outside ASCII.
+    #[inline]
+    pub fn is_ascii(&self) -> bool {
+        self.fields.iter().all(|f| !f.non_ascii)
     }
 
     fn clear(&mut self) {
-        self.used = 0;
+        self.bytes.clear();
+        self.fields.clear();
         self.end = None;
     }
 
     #[inline]
-    fn begin_field(&mut self, start: Position) {
-        if self.used == self.fields.len() {
-            self.fields.push(RawField::default());
-        }
-        let f = &mut self.fields[self.used];
-        f.bytes.clear();
-        f.quoted = false;
-        f.truncated = false;
-        // Field by field: a 16-byte copy of a position just written piecewise stalls.
-        f.start.offset = start.offset;
-        f.start.line = start.line;
-        f.start.column = start.column;
-        self.used += 1;
+    fn begin_field(&mut self, start: Cursor) {
+        self.fields.push(FieldMeta {
+            // At most MAX_FIELDS fields of at most MAX_FIELD_BYTES each: 2^30 bytes.
+            begin: self.bytes.len() as u32,
+            quoted: false,
+            truncated: false,
+            non_ascii: false,
+            start,
+        });
     }
 
+    /// The field being read.
     #[inline]
-    fn current(&mut self) -> &mut RawField {
-        &mut self.fields[self.used - 1]
+    fn current(&mut self) -> &mut FieldMeta {
+        let last = self.fields.len() - 1;
+        &mut self.fields[last]
+    }
+
+    /// Bytes of the field being read so far.
+    #[inline]
+    fn current_len(&self) -> usize {
+        self.bytes.len() - self.fields.last().map_or(0, |f| f.begin as usize)
+    }
+
+    /// Drops the bytes of the field being read (the overflow slot past [`MAX_FIELDS`]).
+    fn clear_current(&mut self) {
+        let begin = self.fields.last().map_or(0, |f| f.begin as usize);
+        self.bytes.truncate(begin);
+        if let Some(f) = self.fields.last_mut() {
+            f.non_ascii = false;
+        }
+    }
+
+    /// Drops the last byte of the field being read.
+    fn pop_current(&mut self) {
+        if self.current_len() > 0 {
+            self.bytes.pop();
+        }
+    }
+
+    fn current_bytes(&self) -> &[u8] {
+        let begin = self.fields.last().map_or(0, |f| f.begin as usize);
+        &self.bytes[begin..]
     }
 }
 
@@ -221,6 +361,19 @@ static ENDS_UNQUOTED: [bool; 256] = {
     t[b'\n' as usize] = true;
     t
 };
+
+/// [`advance_run`] over `bytes` known to be ASCII: every byte is a character, except a first one
+/// that completes a double-byte character begun before.
+#[inline]
+fn advance_ascii_run(here: &mut Cursor, pending_trail: &mut bool, bytes: &[u8]) {
+    here.offset += bytes.len() as u64;
+    let mut n = bytes.len();
+    if *pending_trail && bytes.first().is_some_and(|&b| is_trail(b)) {
+        n -= 1;
+    }
+    *pending_trail = false;
+    here.add_columns(u32::try_from(n).unwrap_or(u32::MAX));
+}
 
 /// Advances `here` over `bytes`, which hold no CR or LF, counting columns in characters.
 #[inline]
@@ -385,15 +538,17 @@ impl<R: Read> Tokenizer<R> {
 
     fn push_byte(&mut self, rec: &mut RawRecord, b: u8) {
         let at = self.here.position();
-        let field = rec.current();
-        if field.bytes.len() < MAX_FIELD_BYTES && !field.truncated {
-            field.bytes.push(b);
-        } else if !field.truncated {
-            field.truncated = true;
+        let truncated = rec.current().truncated;
+        if rec.current_len() < MAX_FIELD_BYTES && !truncated {
+            rec.bytes.push(b);
+            rec.current().non_ascii |= !b.is_ascii();
+        } else if !truncated {
+            rec.current().truncated = true;
             // Keep whole characters only: a lead byte whose trail was cut is not an invalid byte.
-            if crate::ms932::ends_inside_char(&field.bytes) {
-                field.bytes.pop();
+            if crate::ms932::ends_inside_char(rec.current_bytes()) {
+                rec.pop_current();
             }
+            rec.current().non_ascii = !rec.current_bytes().is_ascii();
             self.issues.push(TokenIssue::FieldTooLarge { at });
         }
     }
@@ -403,25 +558,30 @@ impl<R: Read> Tokenizer<R> {
     fn take_run(&mut self, rec: &mut RawRecord, n: usize) {
         let run = &self.buf[self.pos..self.pos + n];
         self.pos += n;
-        let field = rec.current();
-        if field.truncated {
+        if rec.current().truncated {
             advance_run(&mut self.here, &mut self.pending_trail, run);
             return;
         }
-        let room = MAX_FIELD_BYTES - field.bytes.len();
+        let room = MAX_FIELD_BYTES - rec.current_len();
         if n <= room {
-            field.bytes.extend_from_slice(run);
-            advance_run(&mut self.here, &mut self.pending_trail, run);
+            rec.bytes.extend_from_slice(run);
+            if !run.is_ascii() {
+                rec.current().non_ascii = true;
+                advance_run(&mut self.here, &mut self.pending_trail, run);
+            } else {
+                advance_ascii_run(&mut self.here, &mut self.pending_trail, run);
+            }
             return;
         }
         // The byte after `room` is the first one that does not fit: reported where it ends, as
         // `push_byte` does.
-        field.bytes.extend_from_slice(&run[..room]);
+        rec.bytes.extend_from_slice(&run[..room]);
         advance_run(&mut self.here, &mut self.pending_trail, &run[..=room]);
-        field.truncated = true;
-        if crate::ms932::ends_inside_char(&field.bytes) {
-            field.bytes.pop();
+        rec.current().truncated = true;
+        if crate::ms932::ends_inside_char(rec.current_bytes()) {
+            rec.pop_current();
         }
+        rec.current().non_ascii = !rec.current_bytes().is_ascii();
         self.issues.push(TokenIssue::FieldTooLarge {
             at: self.here.position(),
         });
@@ -442,25 +602,26 @@ impl<R: Read> Tokenizer<R> {
         }
     }
 
+    /// Starts a field where the reader is.
     #[inline]
-    fn new_field(&mut self, rec: &mut RawRecord) -> bool {
-        self.new_field_at(rec, self.here.position())
+    fn new_field(&mut self, rec: &mut RawRecord) {
+        if rec.fields.len() >= MAX_FIELDS {
+            self.too_many_fields(rec);
+            return;
+        }
+        rec.begin_field(self.here);
     }
 
-    /// [`Self::new_field`] where the reader is at `here`.
-    #[inline]
-    fn new_field_at(&mut self, rec: &mut RawRecord, here: Position) -> bool {
-        if rec.used >= MAX_FIELDS {
-            if rec.used == MAX_FIELDS {
-                self.issues.push(TokenIssue::TooManyFields { at: here });
-                rec.begin_field(here);
-            }
-            // Fields past the cap share the one overflow slot.
-            rec.current().bytes.clear();
-            return false;
+    #[cold]
+    fn too_many_fields(&mut self, rec: &mut RawRecord) {
+        if rec.fields.len() == MAX_FIELDS {
+            self.issues.push(TokenIssue::TooManyFields {
+                at: self.here.position(),
+            });
+            rec.begin_field(self.here);
         }
-        rec.begin_field(here);
-        true
+        // Fields past the cap share the one overflow slot.
+        rec.clear_current();
     }
 
     fn note_line_end(&mut self, end: LineEnd, at: Position) {
@@ -501,7 +662,7 @@ impl<R: Read> Tokenizer<R> {
                         return Ok(false);
                     }
                     if state == State::Quoted {
-                        let at = rec.current().start;
+                        let at = rec.current().start.position();
                         self.issues.push(TokenIssue::UnterminatedQuote { at });
                     }
                     self.issues.push(TokenIssue::NoFinalNewline {
@@ -530,7 +691,7 @@ impl<R: Read> Tokenizer<R> {
                         self.here.offset += 1;
                         self.here.add_columns(1);
                         self.pending_trail = false;
-                        self.new_field_at(rec, self.here.position());
+                        self.new_field(rec);
                         state = State::FieldStart;
                         reported_stray = false;
                         continue;
@@ -561,9 +722,8 @@ impl<R: Read> Tokenizer<R> {
                         };
                         self.note_line_end(end, at);
                         rec.end = Some(end);
-                        let blank = rec.used == 1
-                            && !rec.fields[0].quoted
-                            && rec.fields[0].bytes.is_empty();
+                        let blank =
+                            rec.fields.len() == 1 && !rec.fields[0].quoted && rec.bytes.is_empty();
                         if blank {
                             // A run of blank lines is read in one call: past a bound, they are
                             // only counted, so that memory does not grow with the run.
@@ -648,7 +808,7 @@ pub fn tokenize_all(bytes: &[u8]) -> (Vec<PlainRecord>, Vec<TokenIssue>) {
         out.push(
             rec.fields()
                 .iter()
-                .map(|f| (f.bytes.clone(), f.quoted))
+                .map(|f| (f.bytes.to_vec(), f.quoted))
                 .collect(),
         );
         issues.extend(t.take_issues());

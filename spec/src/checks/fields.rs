@@ -36,21 +36,49 @@ pub static FAMILY: Family = Family {
     covers: super::no_columns,
 };
 
+/// One column's row attributes, gathered once per file so that the loop over a record's fields
+/// reads one small entry per field instead of the layout row.
+struct Plan {
+    req: bool,
+    req_inferred: bool,
+    /// Free text: quoted, and CR/LF are not control characters.
+    text: bool,
+    max_len: Option<u16>,
+    fixed: Option<&'static str>,
+    /// The column's code table, looked up once per file (by name it costs a lookup per field).
+    table: Option<&'static CodeTable>,
+    format: &'static Format,
+    min: Option<i64>,
+    max: Option<i64>,
+}
+
 struct Fields {
-    /// Each column's code table, looked up once per file (by name it costs a lookup per field).
-    tables: Vec<Option<&'static CodeTable>>,
+    plan: Vec<Plan>,
 }
 
 impl Fields {
     fn new(ctx: &FileContext) -> Self {
         Self {
-            tables: ctx
+            plan: ctx
                 .view
                 .columns
                 .iter()
-                .map(|c| match &c.column.format {
-                    Format::Code(name) => codes::table(name),
-                    _ => None,
+                .map(|col| {
+                    let c = col.column;
+                    Plan {
+                        req: c.req,
+                        req_inferred: c.req_inferred,
+                        text: c.format.is_free_text(),
+                        max_len: col.len,
+                        fixed: c.fixed.as_deref(),
+                        table: match &c.format {
+                            Format::Code(name) => codes::table(name),
+                            _ => None,
+                        },
+                        format: &c.format,
+                        min: c.min,
+                        max: c.max,
+                    }
                 })
                 .collect(),
         }
@@ -59,24 +87,23 @@ impl Fields {
 
 impl Check for Fields {
     fn record(&mut self, rec: &Record, out: &mut Out) {
-        for (i, col) in rec.file.view.columns.iter().enumerate() {
-            let raw = &rec.raw.fields()[i];
-            let value = rec.values[i].as_str();
-            let c = col.column;
+        for (i, c) in self.plan.iter().enumerate() {
+            let quoted = rec.raw.quoted(i);
+            let value = rec.values.get(i);
             let at = Col(Some(i));
             let with_rule = |rule: RuleId| rec.finding(rule, at);
-            let is_text = c.format.is_free_text();
+            let is_text = c.text;
             if value.is_empty() {
                 if c.req {
                     out.sink.push(with_rule(RuleId::FldRequired));
                 } else if c.req_inferred {
                     out.sink.push(with_rule(RuleId::FldRequiredInferred));
                 }
-                if raw.quoted && !is_text {
+                if quoted && !is_text {
                     out.sink.push(with_rule(RuleId::FldQuotedNonText));
                 }
                 // 「…を固定でセット」: an empty value does not set it.
-                if let Some(fixed) = &c.fixed {
+                if let Some(fixed) = c.fixed {
                     out.sink.push(
                         with_rule(RuleId::FldFixedValue)
                             .arg("fixed", fixed)
@@ -85,11 +112,11 @@ impl Check for Fields {
                 }
                 continue;
             }
-            if is_text && !raw.quoted {
+            if is_text && !quoted {
                 out.sink
                     .push(with_rule(RuleId::FldTextUnquoted).value(visible(value)));
             }
-            if !is_text && raw.quoted {
+            if !is_text && quoted {
                 out.sink
                     .push(with_rule(RuleId::FldQuotedNonText).value(visible(value)));
             }
@@ -106,7 +133,7 @@ impl Check for Fields {
                     with_rule(RuleId::EncControl).arg("char", format!("U+{:04X}", bad as u32)),
                 );
             }
-            if let Some(max) = col.len {
+            if let Some(max) = c.max_len {
                 // Lengths count characters (D-LEN-CHARS); an ASCII value's length is its bytes.
                 let actual = if ascii {
                     value.len()
@@ -122,7 +149,7 @@ impl Check for Fields {
                     );
                 }
             }
-            if let Some(fixed) = &c.fixed
+            if let Some(fixed) = c.fixed
                 && value != fixed
             {
                 out.sink.push(
@@ -131,10 +158,10 @@ impl Check for Fields {
                         .value(visible(value)),
                 );
             }
-            if self.tables[i].is_some_and(|t| t.contains(value)) {
+            if c.table.is_some_and(|t| t.contains(value)) {
                 continue;
             }
-            match format::check(&c.format, value, c.min, c.max) {
+            match format::check(c.format, value, c.min, c.max) {
                 FieldCheck::Ok => {}
                 FieldCheck::BadFormat(expected) => {
                     out.sink.push(

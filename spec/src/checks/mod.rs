@@ -153,10 +153,41 @@ impl Col {
     }
 }
 
+/// The decoded text of one record: every field's text one after another in one string, and where
+/// each begins. Reused between records.
+#[derive(Debug, Default)]
+pub struct Values {
+    pub(crate) text: String,
+    /// Where each field's text begins in `text`, then where the last one ends.
+    pub(crate) bounds: Vec<u32>,
+}
+
+impl Values {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text of field `i`; panics when `i >= len()`, as indexing a slice does.
+    #[inline]
+    pub fn get(&self, i: usize) -> &str {
+        &self.text[self.bounds[i] as usize..self.bounds[i + 1] as usize]
+    }
+
+    /// Every field's text, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
 /// One record as the checks see it: decoded values, raw fields with their positions, the file.
 pub struct Record<'a> {
     pub raw: &'a RawRecord,
-    pub values: &'a [String],
+    pub values: &'a Values,
     pub file: &'a FileContext<'a>,
     /// The record's service month, where its kind has one and the value is a real month.
     pub month: Option<Month>,
@@ -164,11 +195,13 @@ pub struct Record<'a> {
 
 impl Record<'_> {
     /// The value of `col`; `None` when the layout lacks it.
+    #[inline]
     pub fn get(&self, col: Col) -> Option<&str> {
-        col.0.map(|i| self.values[i].as_str())
+        col.0.map(|i| self.values.get(i))
     }
 
     /// The value of `col`, or `""` when the layout lacks it.
+    #[inline]
     pub fn text(&self, col: Col) -> &str {
         self.get(col).unwrap_or("")
     }
@@ -192,7 +225,7 @@ impl Record<'_> {
         match col.0 {
             Some(i) => {
                 let c = &self.file.view.columns[i];
-                f.at(self.raw.fields()[i].start)
+                f.at(self.raw.field_start(i))
                     .field(c.no, c.name())
                     .row(&self.file.view.layout.name, c.column.no)
             }

@@ -12,7 +12,7 @@ mod text;
 
 use std::io::Read;
 
-use crate::checks::{self, Check, FileContext, Hook, Out, Record};
+use crate::checks::{self, Check, FileContext, Hook, Out, Record, Values};
 use crate::domain::Month;
 use crate::filename::FileName;
 use crate::finding::Finding;
@@ -80,7 +80,7 @@ pub struct FileValidator {
     view: Option<&'static LayoutView>,
     /// Set when the name did not identify the file: the first record decides.
     identify_pending: bool,
-    values: Vec<String>,
+    values: Values,
     decode_issues: Vec<ms932::DecodeIssue>,
     utf8_reported: bool,
     header_checked: bool,
@@ -151,7 +151,7 @@ impl FileValidator {
             report,
             view,
             identify_pending,
-            values: Vec::new(),
+            values: Values::default(),
             decode_issues: Vec::new(),
             utf8_reported: false,
             header_checked: false,
@@ -199,17 +199,29 @@ impl FileValidator {
         }
     }
 
-    /// Decodes every field of `rec` into `self.values`, reporting encoding issues.
+    /// Decodes every field of `rec` into `self.values`, reporting encoding issues. An ASCII
+    /// field's text is its bytes: runs of ASCII fields are copied as one block.
     fn decode(&mut self, rec: &RawRecord) {
-        let fields = rec.fields();
-        if self.values.len() < fields.len() {
-            self.values.resize_with(fields.len(), String::new);
-        }
-        for (i, f) in fields.iter().enumerate() {
-            let out = &mut self.values[i];
-            out.clear();
+        let text = &mut self.values.text;
+        let bounds = &mut self.values.bounds;
+        text.clear();
+        bounds.clear();
+        let raw = rec.all_bytes();
+        // Bytes of `raw` before `copied` are in `text` (copied or decoded).
+        let mut copied = 0;
+        for i in 0..rec.len() {
+            let span = rec.span(i);
+            if rec.field_is_ascii(i) {
+                bounds.push((text.len() + span.start - copied) as u32);
+                continue;
+            }
+            push_ascii(text, &raw[copied..span.start]);
+            copied = span.end;
+            let begin = text.len();
+            bounds.push(begin as u32);
+            let f = rec.field(i);
             self.decode_issues.clear();
-            ms932::decode_into(&f.bytes, out, &mut self.decode_issues);
+            ms932::decode_into(f.bytes, text, &mut self.decode_issues);
             if self.decode_issues.is_empty() {
                 continue;
             }
@@ -217,7 +229,7 @@ impl FileValidator {
                 .decode_issues
                 .iter()
                 .any(|d| matches!(d.kind, IssueKind::InvalidByte | IssueKind::Unassigned))
-                && std::str::from_utf8(&f.bytes).is_ok_and(|s| !s.is_ascii());
+                && std::str::from_utf8(f.bytes).is_ok_and(|s| !s.is_ascii());
             if utf8 {
                 if !self.utf8_reported {
                     self.utf8_reported = true;
@@ -228,8 +240,8 @@ impl FileValidator {
                     );
                 }
                 // Replace the U+FFFD soup by the UTF-8 reading so later messages stay readable.
-                out.clear();
-                out.push_str(std::str::from_utf8(&f.bytes).unwrap_or_default());
+                text.truncate(begin);
+                text.push_str(std::str::from_utf8(f.bytes).unwrap_or_default());
                 continue;
             }
             let mut locator = Locator::new(f);
@@ -254,6 +266,8 @@ impl FileValidator {
                 self.sink.store(finding);
             }
         }
+        push_ascii(text, &raw[copied..]);
+        bounds.push(text.len() as u32);
     }
 
     /// Validates one record.
@@ -263,7 +277,7 @@ impl FileValidator {
 
         if !self.header_checked {
             self.header_checked = true;
-            let first = self.values[0].as_str();
+            let first = self.values.get(0);
             let looks_like_header = !first.is_empty()
                 && !first.bytes().all(|b| b.is_ascii_digit())
                 && (!first.is_ascii() || first.contains("CSV"));
@@ -332,11 +346,11 @@ impl FileValidator {
         }
         let record = Record {
             raw: rec,
-            values: &self.values[..n],
+            values: &self.values,
             file: &ctx,
             month: self
                 .month_column
-                .and_then(|i| Month::parse(&self.values[i])),
+                .and_then(|i| Month::parse(self.values.get(i))),
         };
         let mut out = Out {
             sink: &mut self.sink,
@@ -348,7 +362,8 @@ impl FileValidator {
     }
 
     fn identify(&mut self, rec: &RawRecord, n: usize) {
-        let guess = identify::identify(self.report.kind, &self.values[..n]);
+        let values: Vec<String> = self.values.iter().take(n).map(str::to_owned).collect();
+        let guess = identify::identify(self.report.kind, &values);
         match guess {
             Ok(g) => {
                 let known_from_prefix = self.report.kind.is_some();
@@ -422,6 +437,16 @@ impl FileValidator {
         self.report.findings = self.sink.findings;
         self.report.suppressed = self.sink.suppressed;
         self.report
+    }
+}
+
+/// Appends `bytes`, all ASCII (checked by the tokenizer), to `text`.
+fn push_ascii(text: &mut String, bytes: &[u8]) {
+    debug_assert!(bytes.is_ascii());
+    match std::str::from_utf8(bytes) {
+        Ok(s) => text.push_str(s),
+        // Not reached: ASCII is UTF-8. Kept safe rather than unchecked.
+        Err(_) => text.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 
