@@ -153,19 +153,19 @@ impl Col {
     }
 }
 
-/// The decoded text of one record: every field's text one after another in one string, and where
-/// each begins. Reused between records.
+/// The decoded text of one record: every field's text in order in one string (between two, maybe
+/// their separator and quotes), and where each is. Reused between records.
 #[derive(Debug, Default)]
 pub struct Values {
     pub(crate) text: String,
-    /// Where each field's text begins in `text`, then where the last one ends.
-    pub(crate) bounds: Vec<u32>,
+    /// Where each field's text is in `text`: `begin..end`.
+    pub(crate) spans: Vec<(u32, u32)>,
 }
 
 impl Values {
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.bounds.len().saturating_sub(1)
+        self.spans.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -175,7 +175,8 @@ impl Values {
     /// The text of field `i`; panics when `i >= len()`, as indexing a slice does.
     #[inline]
     pub fn get(&self, i: usize) -> &str {
-        &self.text[self.bounds[i] as usize..self.bounds[i + 1] as usize]
+        let (begin, end) = self.spans[i];
+        &self.text[begin as usize..end as usize]
     }
 
     /// Every field's text, in order.

@@ -200,29 +200,32 @@ impl FileValidator {
     }
 
     /// Decodes every field of `rec` into `self.values`, reporting encoding issues. An ASCII
-    /// field's text is its bytes: runs of ASCII fields are copied as one block.
+    /// field's text is its bytes: the record's bytes between two fields that are not ASCII
+    /// (ASCII fields, separators, quotes) are copied as one block.
     fn decode(&mut self, rec: &RawRecord) {
         let text = &mut self.values.text;
-        let bounds = &mut self.values.bounds;
+        let spans = &mut self.values.spans;
         text.clear();
-        bounds.clear();
+        spans.clear();
         let raw = rec.all_bytes();
-        // Bytes of `raw` before `copied` are in `text` (copied or decoded).
+        // Bytes of `raw` before `copied` are in `text` (copied or decoded); the ASCII bytes from
+        // `copied` on will be copied at `text.len()`.
         let mut copied = 0;
         for i in 0..rec.len() {
             let span = rec.span(i);
             if rec.field_is_ascii(i) {
-                bounds.push((text.len() + span.start - copied) as u32);
+                let begin = text.len() + span.start - copied;
+                spans.push((begin as u32, (begin + span.len()) as u32));
                 continue;
             }
             push_ascii(text, &raw[copied..span.start]);
             copied = span.end;
             let begin = text.len();
-            bounds.push(begin as u32);
             let f = rec.field(i);
             self.decode_issues.clear();
             ms932::decode_into(f.bytes, text, &mut self.decode_issues);
             if self.decode_issues.is_empty() {
+                spans.push((begin as u32, text.len() as u32));
                 continue;
             }
             let utf8 = self
@@ -242,8 +245,10 @@ impl FileValidator {
                 // Replace the U+FFFD soup by the UTF-8 reading so later messages stay readable.
                 text.truncate(begin);
                 text.push_str(std::str::from_utf8(f.bytes).unwrap_or_default());
+                spans.push((begin as u32, text.len() as u32));
                 continue;
             }
+            spans.push((begin as u32, text.len() as u32));
             let mut locator = Locator::new(f);
             for d in &self.decode_issues {
                 let rule = match d.kind {
@@ -267,7 +272,6 @@ impl FileValidator {
             }
         }
         push_ascii(text, &raw[copied..]);
-        bounds.push(text.len() as u32);
     }
 
     /// Validates one record.
