@@ -415,6 +415,35 @@ fn advance_ascii_run(here: &mut Cursor, pending_trail: &mut bool, bytes: &[u8]) 
     here.add_columns(u32::try_from(n).unwrap_or(u32::MAX));
 }
 
+/// Length of the run of `line` (a line without LF) before its first `,`, `"` or CR. Eight bytes
+/// at a time: fields are short, too short for `memchr3` to pay its start.
+#[inline]
+fn unquoted_run(line: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // High bit of each byte of `x` that is zero; the lowest one set is the first zero byte.
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = line.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hits = zeros(x ^ (ONES * u64::from(b',')))
+            | zeros(x ^ (ONES * u64::from(b'"')))
+            | zeros(x ^ (ONES * u64::from(b'\r')));
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    at + rest
+        .iter()
+        .position(|&b| matches!(b, b',' | b'"' | b'\r'))
+        .unwrap_or(rest.len())
+}
+
 /// Characters in `bytes`, which hold no CR or LF and follow no lead byte: a lead byte and the
 /// trail byte after it are one, any other byte is one (as [`advance_run`] counts them).
 fn count_chars(bytes: &[u8]) -> u32 {
@@ -739,12 +768,7 @@ impl<R: Read> Tokenizer<R> {
                 };
                 (i + 1, i + 1 + close)
             } else {
-                let rest = &line[i..];
-                let stop = rest
-                    .iter()
-                    .position(|&b| ENDS_UNQUOTED[usize::from(b)])
-                    .unwrap_or(rest.len());
-                (i, i + stop)
+                (i, i + unquoted_run(&line[i..]))
             };
             // After the field (and its closing quote): a comma or the end of the line.
             let next = end + usize::from(quoted);
@@ -1206,6 +1230,38 @@ mod tests {
             let expected = trace(&bytes, 64 * 1024, false);
             assert_eq!(trace(&bytes, 64 * 1024, true), expected, "{path:?}");
             assert_eq!(trace(&bytes, 100, true), expected, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn unquoted_runs_end_at_the_first_comma_quote_or_cr() {
+        let plain: Vec<u8> = (0..=255u8)
+            .filter(|b| !matches!(b, b',' | b'"' | b'\r'))
+            .collect();
+        for len in 0..40 {
+            for at in 0..=len {
+                for stop in [b',', b'"', b'\r'] {
+                    let mut line: Vec<u8> = plain
+                        .iter()
+                        .cycle()
+                        .skip(len * 7)
+                        .take(len)
+                        .copied()
+                        .collect();
+                    if at < len {
+                        line[at] = stop;
+                        // A second structural byte later does not move the first.
+                        if at + 1 < len {
+                            line[len - 1] = b',';
+                        }
+                    }
+                    let expected = line
+                        .iter()
+                        .position(|&b| matches!(b, b',' | b'"' | b'\r'))
+                        .unwrap_or(len);
+                    assert_eq!(unquoted_run(&line), expected, "{line:02X?}");
+                }
+            }
         }
     }
 

@@ -50,6 +50,9 @@ struct Plan {
     format: &'static Format,
     min: Option<i64>,
     max: Option<i64>,
+    /// Bit `n` set: a value of `n` ASCII digits passes the format whichever they are
+    /// ([`format::passes_any_digits`]).
+    digits_pass: u64,
 }
 
 struct Fields {
@@ -78,6 +81,9 @@ impl Fields {
                         format: &c.format,
                         min: c.min,
                         max: c.max,
+                        digits_pass: (0..64)
+                            .filter(|&n| format::passes_any_digits(&c.format, n, c.min, c.max))
+                            .fold(0, |bits, n| bits | 1 << n),
                     }
                 })
                 .collect(),
@@ -119,6 +125,34 @@ impl Check for Fields {
             if !is_text && quoted {
                 out.sink
                     .push(with_rule(RuleId::FldQuotedNonText).value(visible(value)));
+            }
+            let bytes = value.as_bytes();
+            if bytes.len() < 64
+                && c.digits_pass >> bytes.len() & 1 == 1
+                && c.table.is_none()
+                && bytes.iter().all(u8::is_ascii_digit)
+            {
+                // Digits: no control character, a length in bytes, and the format passes.
+                if let Some(max) = c.max_len
+                    && bytes.len() > usize::from(max)
+                {
+                    out.sink.push(
+                        with_rule(RuleId::FldTooLong)
+                            .value(visible(value))
+                            .arg("max", max)
+                            .arg("actual", bytes.len()),
+                    );
+                }
+                if let Some(fixed) = c.fixed
+                    && value != fixed
+                {
+                    out.sink.push(
+                        with_rule(RuleId::FldFixedValue)
+                            .arg("fixed", fixed)
+                            .value(visible(value)),
+                    );
+                }
+                continue;
             }
             // Printable ASCII (nearly every value) holds no control character.
             let printable = value.bytes().all(|b| (0x20..0x7F).contains(&b));
