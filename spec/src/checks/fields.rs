@@ -95,7 +95,7 @@ impl Check for Fields {
     fn record(&mut self, rec: &Record, out: &mut Out) {
         for (i, c) in self.plan.iter().enumerate() {
             let quoted = rec.raw.quoted(i);
-            let value = rec.values.get(i);
+            let value = rec.values[i];
             let at = Col(Some(i));
             let with_rule = |rule: RuleId| rec.finding(rule, at);
             let is_text = c.text;

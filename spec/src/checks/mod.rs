@@ -153,42 +153,11 @@ impl Col {
     }
 }
 
-/// The decoded text of one record: every field's text in order in one string (between two, maybe
-/// their separator and quotes), and where each is. Reused between records.
-#[derive(Debug, Default)]
-pub struct Values {
-    pub(crate) text: String,
-    /// Where each field's text is in `text`: `begin..end`.
-    pub(crate) spans: Vec<(u32, u32)>,
-}
-
-impl Values {
-    /// Number of fields.
-    pub fn len(&self) -> usize {
-        self.spans.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The text of field `i`; panics when `i >= len()`, as indexing a slice does.
-    #[inline]
-    pub fn get(&self, i: usize) -> &str {
-        let (begin, end) = self.spans[i];
-        &self.text[begin as usize..end as usize]
-    }
-
-    /// Every field's text, in order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|i| self.get(i))
-    }
-}
-
 /// One record as the checks see it: decoded values, raw fields with their positions, the file.
 pub struct Record<'a> {
     pub raw: &'a RawRecord,
-    pub values: &'a Values,
+    /// The decoded text of each field.
+    pub values: &'a [&'a str],
     pub file: &'a FileContext<'a>,
     /// The record's service month, where its kind has one and the value is a real month.
     pub month: Option<Month>,
@@ -198,7 +167,7 @@ impl Record<'_> {
     /// The value of `col`; `None` when the layout lacks it.
     #[inline]
     pub fn get(&self, col: Col) -> Option<&str> {
-        col.0.map(|i| self.values.get(i))
+        col.0.map(|i| self.values[i])
     }
 
     /// The value of `col`, or `""` when the layout lacks it.

@@ -12,7 +12,7 @@ mod text;
 
 use std::io::Read;
 
-use crate::checks::{self, Check, FileContext, Hook, Out, Record, Values};
+use crate::checks::{self, Check, FileContext, Hook, Out, Record};
 use crate::domain::Month;
 use crate::filename::FileName;
 use crate::finding::Finding;
@@ -73,6 +73,42 @@ pub static DRIVER_RULES: &[RuleId] = &[
     RuleId::FileNotJpeg,
 ];
 
+/// The decoded text of one record: every field's text in order in one string (between two, maybe
+/// their separator and quotes), and where each is. Reused between records.
+#[derive(Debug, Default)]
+struct Values {
+    text: String,
+    /// Where each field's text is in `text`: `begin..end`.
+    spans: Vec<(u32, u32)>,
+}
+
+impl Values {
+    /// Number of fields.
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The text of field `i`; panics when `i >= len()`, as indexing a slice does.
+    #[inline]
+    fn get(&self, i: usize) -> &str {
+        let (begin, end) = self.spans[i];
+        &self.text[begin as usize..end as usize]
+    }
+
+    /// Every field's text, in order.
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+/// An empty vector of any lifetime, keeping the allocation of `v`: the slices of one record are
+/// collected into the vector the previous record left. (Collecting a mapped `IntoIter` of a
+/// same-sized type reuses its buffer; nothing is mapped, `v` is empty.)
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
+}
+
 /// The streaming validator of one file.
 pub struct FileValidator {
     sink: Sink,
@@ -81,6 +117,8 @@ pub struct FileValidator {
     /// Set when the name did not identify the file: the first record decides.
     identify_pending: bool,
     values: Values,
+    /// The slices of `values`' text handed to the checks; empty between records (its buffer kept).
+    strs: Vec<&'static str>,
     decode_issues: Vec<ms932::DecodeIssue>,
     utf8_reported: bool,
     header_checked: bool,
@@ -152,6 +190,7 @@ impl FileValidator {
             view,
             identify_pending,
             values: Values::default(),
+            strs: Vec::new(),
             decode_issues: Vec::new(),
             utf8_reported: false,
             header_checked: false,
@@ -348,13 +387,13 @@ impl FileValidator {
                 .as_deref()
                 .and_then(|c| view.col(c));
         }
+        let mut strs = recycle(std::mem::take(&mut self.strs));
+        strs.extend(self.values.iter());
         let record = Record {
             raw: rec,
-            values: &self.values,
+            values: &strs,
             file: &ctx,
-            month: self
-                .month_column
-                .and_then(|i| Month::parse(self.values.get(i))),
+            month: self.month_column.and_then(|i| Month::parse(strs[i])),
         };
         let mut out = Out {
             sink: &mut self.sink,
@@ -363,6 +402,7 @@ impl FileValidator {
         for check in checks.iter_mut() {
             check.record(&record, &mut out);
         }
+        self.strs = recycle(strs);
     }
 
     fn identify(&mut self, rec: &RawRecord, n: usize) {
