@@ -91,11 +91,27 @@ impl Fields {
     }
 }
 
+/// One pass over a value's bytes: whether they are all ASCII, and whether one may belong to a
+/// control character (`char::is_control`: U+0000–U+001F, U+007F, and U+0080–U+009F, whose UTF-8
+/// starts with 0xC2 — a byte that only ever starts a character). Without either, the value holds
+/// no control character and its characters are its bytes.
+#[inline]
+fn scan(bytes: &[u8]) -> (bool, bool) {
+    let mut high = 0u8;
+    let mut suspect = false;
+    for &b in bytes {
+        high |= b;
+        suspect |= b < 0x20 || b == 0x7F || b == 0xC2;
+    }
+    (high < 0x80, suspect)
+}
+
 impl Check for Fields {
     fn record(&mut self, rec: &Record, out: &mut Out) {
+        let values = &rec.values[..self.plan.len()];
         for (i, c) in self.plan.iter().enumerate() {
             let quoted = rec.raw.quoted(i);
-            let value = rec.values[i];
+            let value = values[i];
             let at = Col(Some(i));
             let with_rule = |rule: RuleId| rec.finding(rule, at);
             let is_text = c.text;
@@ -154,10 +170,7 @@ impl Check for Fields {
                 }
                 continue;
             }
-            // Printable ASCII (nearly every value) holds no control character.
-            let printable = value.bytes().all(|b| (0x20..0x7F).contains(&b));
-            let ascii = printable || value.is_ascii();
-            let may_hold_control = !printable;
+            let (ascii, may_hold_control) = scan(bytes);
             if may_hold_control
                 && let Some(bad) = value
                     .chars()
@@ -225,5 +238,24 @@ impl Check for Fields {
                     .push(with_rule(RuleId::FldUnusedNotEmpty).value(visible(value))),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan;
+
+    #[test]
+    fn the_scan_finds_every_control_character_and_tells_ascii() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            let (ascii, suspect) = scan(text.as_bytes());
+            assert_eq!(ascii, text.is_ascii(), "{c:?}");
+            if c.is_control() {
+                assert!(suspect, "{c:?}");
+            }
+        }
+        assert_eq!(scan("山田　花子".as_bytes()), (false, false));
+        assert_eq!(scan(b"0900"), (true, false));
     }
 }
