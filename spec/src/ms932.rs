@@ -5,7 +5,8 @@
 //! characters into `&#NNNN;` with only a flag set. The standard forbids 外字 and anything outside
 //! MS932 (L4 L9-11, S4 L721-725), so this module classifies byte ranges itself and reports each
 //! offending character with its byte offset; `encoding_rs` is used only for the mapping of valid
-//! double-byte characters.
+//! double-byte characters (read once into a table of the ordinary ones, so that text decodes by a
+//! lookup per character; anything else goes through the strict slow path).
 //!
 //! Byte ranges (CP932): single bytes 0x00–0x7F (ASCII) and 0xA1–0xDF (half-width katakana); lead
 //! bytes 0x81–0x9F and 0xE0–0xFC followed by a trail byte 0x40–0x7E or 0x80–0xFC. Within those:

@@ -11,10 +11,14 @@
 //! (0x2C), CR and LF never occur inside a double-byte character. Lead bytes are tracked only to count
 //! columns in characters.
 //!
-//! Speed: the bytes between two structural bytes (a run) are found with one scan — a byte-class
-//! table outside quotes, `memchr3` inside them — copied into the field at once and counted into the
-//! position in one step (pure-ASCII runs without looking at each byte again); only the structural
-//! bytes themselves go through the state machine one at a time.
+//! Speed: an ordinary record that lies whole in the buffer (CRLF, commas, quotes with no `""` or
+//! line break inside, after a first record ended by CRLF) is read in one piece: its line copied
+//! into the record at once, its fields spans of it, columns counted field by field. Anything else
+//! goes through the state machine, which reads run by run: the bytes between two structural
+//! bytes (a run) are found with one scan — a byte-class table outside quotes, `memchr3` inside
+//! them — copied into the field at once and counted into the position in one step (pure-ASCII runs
+//! without looking at each byte again); only the structural bytes themselves go one at a time.
+//! A record keeps the bytes of all its fields in one buffer ([`RawRecord`], [`RawField`] is a view).
 
 use std::io::{self, Read};
 
