@@ -253,12 +253,6 @@ impl RawRecord {
         self.fields[i].quoted
     }
 
-    /// True when no field holds a byte outside ASCII.
-    #[inline]
-    pub fn is_ascii(&self) -> bool {
-        self.fields.iter().all(|f| !f.non_ascii)
-    }
-
     fn clear(&mut self) {
         self.bytes.clear();
         self.fields.clear();
