@@ -86,7 +86,7 @@ fn kit_read(chunk: &[u8], limit: u64) -> (u64, u64) {
     while t.next_record(&mut rec).expect("generated input") {
         for f in rec.fields() {
             text.clear();
-            ms932::decode_into(&f.bytes, &mut text, &mut issues);
+            ms932::decode_into(f.bytes, &mut text, &mut issues);
             chars += text.len() as u64;
         }
     }

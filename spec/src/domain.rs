@@ -21,11 +21,13 @@ impl Month {
     }
 
     /// Parses exactly six ASCII digits `YYYYMM`.
+    #[inline]
     pub fn parse(text: &str) -> Option<Self> {
-        if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        let b: &[u8; 6] = text.as_bytes().try_into().ok()?;
+        if !b.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Self::new(text[..4].parse().ok()?, text[4..].parse().ok()?)
+        Self::new(digits(&b[..4]) as u16, digits(&b[4..]) as u8)
     }
 
     pub fn year(self) -> u16 {
@@ -72,20 +74,25 @@ pub(crate) fn is_leap_year(year: u16) -> bool {
 
 /// True when `text` is a real calendar date `YYYYMMDD`.
 pub fn is_valid_date(text: &str) -> bool {
-    text.len() == 8
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && Month::parse(&text[..6]).is_some_and(|m| {
-            let day: u8 = text[6..].parse().unwrap_or(0);
+    let b = text.as_bytes();
+    b.len() == 8
+        && b.iter().all(u8::is_ascii_digit)
+        && Month::new(digits(&b[..4]) as u16, digits(&b[4..6]) as u8).is_some_and(|m| {
+            let day = digits(&b[6..]) as u8;
             (1..=m.days()).contains(&day)
         })
 }
 
+/// The number written by `b`, ASCII digits only (at most 9, so it fits).
+#[inline]
+fn digits(b: &[u8]) -> u32 {
+    b.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0'))
+}
+
 /// True when `text` is a time of day `HHMM` (0000–2359).
 pub fn is_valid_time(text: &str) -> bool {
-    text.len() == 4
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && text[..2].parse::<u8>().is_ok_and(|h| h < 24)
-        && text[2..].parse::<u8>().is_ok_and(|m| m < 60)
+    let b = text.as_bytes();
+    b.len() == 4 && b.iter().all(u8::is_ascii_digit) && digits(&b[..2]) < 24 && digits(&b[2..]) < 60
 }
 
 /// A 10-digit office number (事業所番号). Kept as text.

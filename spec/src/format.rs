@@ -46,6 +46,35 @@ pub fn fits_picture(picture: &str, value: &str) -> bool {
         })
 }
 
+/// True when [`check`] passes every value of `len` ASCII digits, whichever the digits, for
+/// `format` with `min` and `max`: a field of digits then needs no format check (the field rules'
+/// fast path; a test holds it to [`check`]).
+pub fn passes_any_digits(format: &Format, len: usize, min: Option<i64>, max: Option<i64>) -> bool {
+    len > 0
+        && match format {
+            Format::CsvVersion | Format::Insurer | Format::ServiceCode => len == 6,
+            Format::ServiceCodeOrTotal => len == 6,
+            Format::Insured | Format::Office => len == 10,
+            Format::ServiceType => len == 2,
+            // A range is checked only where both bounds are given.
+            Format::Integer => min.is_none() || max.is_none(),
+            Format::Picture(picture) => picture.len() == len && picture.bytes().all(|b| b == b'9'),
+            Format::EquipmentCode | Format::Text | Format::Phone | Format::Any => true,
+            Format::Yyyymm
+            | Format::YyyymmOrZero
+            | Format::Yyyymmdd
+            | Format::YyyymmddOrZero
+            | Format::Hhmm
+            | Format::HhmmOr9999
+            | Format::HhmmOr2400
+            | Format::Code(_)
+            | Format::DayMask
+            | Format::Postal
+            | Format::Unused
+            | Format::ImageName => false,
+        }
+}
+
 /// Checks a non-empty `value` against `format`.
 pub fn check(format: &Format, value: &str, min: Option<i64>, max: Option<i64>) -> FieldCheck {
     use FieldCheck::*;
@@ -222,6 +251,70 @@ pub fn check(format: &Format, value: &str, min: Option<i64>, max: Option<i64>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_that_pass_any_digits_pass_every_digit_string() {
+        let formats = [
+            Format::CsvVersion,
+            Format::Yyyymm,
+            Format::YyyymmOrZero,
+            Format::Yyyymmdd,
+            Format::YyyymmddOrZero,
+            Format::Hhmm,
+            Format::HhmmOr9999,
+            Format::HhmmOr2400,
+            Format::Integer,
+            Format::Picture("99.99".into()),
+            Format::Picture("9999".into()),
+            Format::Insurer,
+            Format::Insured,
+            Format::Office,
+            Format::ServiceType,
+            Format::ServiceCode,
+            Format::ServiceCodeOrTotal,
+            Format::Code("over_30_days".into()),
+            Format::Text,
+            Format::DayMask,
+            Format::EquipmentCode,
+            Format::Postal,
+            Format::Phone,
+            Format::Unused,
+            Format::ImageName,
+            Format::Any,
+        ];
+        let bounds = [
+            (None, None),
+            (Some(0), None),
+            (None, Some(9)),
+            (Some(1), Some(99)),
+        ];
+        for format in &formats {
+            for (min, max) in bounds {
+                for len in 0..40 {
+                    if !passes_any_digits(format, len, min, max) {
+                        continue;
+                    }
+                    for seed in 0..200u64 {
+                        let value: String = (0..len)
+                            .map(|i| {
+                                let x = (seed * 40 + i as u64)
+                                    .wrapping_mul(6364136223846793005)
+                                    .wrapping_add(1442695040888963407);
+                                char::from(b'0' + ((x >> 33) % 10) as u8)
+                            })
+                            .collect();
+                        for v in [value, "0".repeat(len), "9".repeat(len)] {
+                            assert_eq!(
+                                check(format, &v, min, max),
+                                FieldCheck::Ok,
+                                "{format:?} {v}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn formats() {

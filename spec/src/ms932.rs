@@ -5,7 +5,8 @@
 //! characters into `&#NNNN;` with only a flag set. The standard forbids 外字 and anything outside
 //! MS932 (L4 L9-11, S4 L721-725), so this module classifies byte ranges itself and reports each
 //! offending character with its byte offset; `encoding_rs` is used only for the mapping of valid
-//! double-byte characters.
+//! double-byte characters (read once into a table of the ordinary ones, so that text decodes by a
+//! lookup per character; anything else goes through the strict slow path).
 //!
 //! Byte ranges (CP932): single bytes 0x00–0x7F (ASCII) and 0xA1–0xDF (half-width katakana); lead
 //! bytes 0x81–0x9F and 0xE0–0xFC followed by a trail byte 0x40–0x7E or 0x80–0xFC. Within those:
@@ -102,7 +103,7 @@ fn classify_lead(lead: u8) -> Option<IssueKind> {
     }
 }
 
-/// What a byte is where a character starts, for [`needs_scrutiny`]: 0 a whole character (ASCII,
+/// What a byte is where a character starts, for [`decode_ordinary`]: 0 a whole character (ASCII,
 /// half-width katakana), 1 the lead of an ordinary double-byte character, 2 anything else (an
 /// invalid byte, or the lead of a 外字, NEC or IBM character).
 static START_CLASS: [u8; 256] = {
@@ -124,18 +125,103 @@ static START_CLASS: [u8; 256] = {
     t
 };
 
-/// True when `bytes` may need the slow path: anything but plain ASCII, half-width katakana and
-/// ordinary double-byte characters.
-fn needs_scrutiny(bytes: &[u8]) -> bool {
+/// Lead bytes of ordinary double-byte characters (class 1 of [`START_CLASS`]) in order, and the
+/// row of each in [`ordinary_chars`] (`NO_ROW` for any other byte).
+const NO_ROW: u8 = u8::MAX;
+static LEAD_ROW: [u8; 256] = {
+    let mut t = [NO_ROW; 256];
+    let mut b = 0;
+    let mut row = 0;
+    while b < 256 {
+        if START_CLASS[b] == 1 {
+            t[b] = row;
+            row += 1;
+        }
+        b += 1;
+    }
+    t
+};
+const LEAD_ROWS: usize = {
+    let mut n = 0;
+    let mut b = 0;
+    while b < 256 {
+        if START_CLASS[b] == 1 {
+            n += 1;
+        }
+        b += 1;
+    }
+    n
+};
+
+/// The character of every ordinary double-byte character, `row * 256 + trail`, as `encoding_rs`
+/// decodes the pair; 0 where the pair does not decode (not a trail byte, or unassigned). Built
+/// once, from `encoding_rs` itself, so that decoding a field costs a lookup per character.
+fn ordinary_chars() -> &'static [u16] {
+    static TABLE: OnceLock<Box<[u16]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = vec![0u16; LEAD_ROWS * 256];
+        for lead in 0..=255u8 {
+            let row = LEAD_ROW[usize::from(lead)];
+            if row == NO_ROW {
+                continue;
+            }
+            for trail in (0..=255u8).filter(|&t| is_trail(t)) {
+                let pair = [lead, trail];
+                let Some(text) =
+                    SHIFT_JIS.decode_without_bom_handling_and_without_replacement(&pair)
+                else {
+                    continue;
+                };
+                let mut chars = text.chars();
+                if let (Some(c), None) = (chars.next(), chars.next())
+                    && let Ok(unit) = u16::try_from(u32::from(c))
+                    && unit != 0
+                {
+                    t[usize::from(row) * 256 + usize::from(trail)] = unit;
+                }
+            }
+        }
+        t.into_boxed_slice()
+    })
+}
+
+/// Decodes `bytes` when they hold only ASCII, half-width katakana and ordinary double-byte
+/// characters that decode, appending to `out`; otherwise returns false with `out` as it was.
+fn decode_ordinary(bytes: &[u8], out: &mut String) -> bool {
+    let table = ordinary_chars();
+    let before = out.len();
+    out.reserve(bytes.len() + bytes.len() / 2);
     let mut i = 0;
     while i < bytes.len() {
-        match START_CLASS[usize::from(bytes[i])] {
-            0 => i += 1,
-            1 if bytes.get(i + 1).is_some_and(|&t| is_trail(t)) => i += 2,
-            _ => return true,
+        let b = bytes[i];
+        if b < 0x80 {
+            out.push(char::from(b));
+            i += 1;
+            continue;
         }
+        if (0xA1..=0xDF).contains(&b) {
+            // Half-width katakana, U+FF61 onwards (as encoding_rs and `decode_slow` read them).
+            if let Some(c) = char::from_u32(0xFF61 + u32::from(b - 0xA1)) {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+        }
+        let row = LEAD_ROW[usize::from(b)];
+        if row != NO_ROW
+            && let Some(&trail) = bytes.get(i + 1)
+            && let unit = table[usize::from(row) * 256 + usize::from(trail)]
+            && unit != 0
+            && let Some(c) = char::from_u32(u32::from(unit))
+        {
+            out.push(c);
+            i += 2;
+            continue;
+        }
+        out.truncate(before);
+        return false;
     }
-    false
+    true
 }
 
 /// Decodes `bytes` strictly, appending to `out`. Invalid characters become U+FFFD; every invalid,
@@ -146,18 +232,8 @@ pub fn decode_into(bytes: &[u8], out: &mut String, issues: &mut Vec<DecodeIssue>
         out.push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
         return;
     }
-    if !needs_scrutiny(bytes) {
-        // Straight into `out`, no intermediate string.
-        let mut decoder = SHIFT_JIS.new_decoder_without_bom_handling();
-        let before = out.len();
-        if let Some(room) = decoder.max_utf8_buffer_length_without_replacement(bytes.len()) {
-            out.reserve(room);
-            let (result, read) = decoder.decode_to_string_without_replacement(bytes, out, true);
-            if result == encoding_rs::DecoderResult::InputEmpty && read == bytes.len() {
-                return;
-            }
-        }
-        out.truncate(before);
+    if decode_ordinary(bytes, out) {
+        return;
     }
     decode_slow(bytes, out, issues);
 }
@@ -367,6 +443,36 @@ mod tests {
                 2
             };
             assert_eq!(START_CLASS[usize::from(b)], expected, "byte {b:#04X}");
+        }
+    }
+
+    /// The lookup table reads every byte and pair of bytes as the slow path does: the same text
+    /// where the slow path finds nothing to report, and nothing (leaving it to the slow path)
+    /// where it does.
+    #[test]
+    fn ordinary_pairs_decode_as_encoding_rs_and_the_slow_path_do() {
+        assert_eq!(
+            (0..=255).filter(|&b| START_CLASS[b] == 1).count(),
+            LEAD_ROWS
+        );
+        let same = |bytes: &[u8]| {
+            let mut fast = String::from("x");
+            let ok = decode_ordinary(bytes, &mut fast);
+            let mut slow = String::from("x");
+            let mut issues = Vec::new();
+            decode_slow(bytes, &mut slow, &mut issues);
+            assert_eq!(ok, issues.is_empty(), "{bytes:02X?}");
+            if ok {
+                assert_eq!(fast, slow, "{bytes:02X?}");
+            } else {
+                assert_eq!(fast, "x", "{bytes:02X?}");
+            }
+        };
+        for lead in 0..=255u8 {
+            same(&[lead]);
+            for trail in 0..=255u8 {
+                same(&[lead, trail]);
+            }
         }
     }
 

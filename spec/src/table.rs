@@ -120,7 +120,7 @@ impl Table {
             }
             let mut values = Vec::with_capacity(view.len());
             for f in rec.fields() {
-                let (text, issues) = ms932::decode(&f.bytes);
+                let (text, issues) = ms932::decode(f.bytes);
                 if !issues.is_empty() {
                     return Err(TableError::at(
                         file,

@@ -11,10 +11,14 @@
 //! (0x2C), CR and LF never occur inside a double-byte character. Lead bytes are tracked only to count
 //! columns in characters.
 //!
-//! Speed: the bytes between two structural bytes (a run) are found with one scan — a byte-class
-//! table outside quotes, `memchr3` inside them — copied into the field at once and counted into the
-//! position in one step (pure-ASCII runs without looking at each byte again); only the structural
-//! bytes themselves go through the state machine one at a time.
+//! Speed: an ordinary record that lies whole in the buffer (CRLF, commas, quotes with no `""` or
+//! line break inside, after a first record ended by CRLF) is read in one piece: its line copied
+//! into the record at once, its fields spans of it, columns counted field by field. Anything else
+//! goes through the state machine, which reads run by run: the bytes between two structural
+//! bytes (a run) are found with one scan — a byte-class table outside quotes, `memchr3` inside
+//! them — copied into the field at once and counted into the position in one step (pure-ASCII runs
+//! without looking at each byte again); only the structural bytes themselves go one at a time.
+//! A record keeps the bytes of all its fields in one buffer ([`RawRecord`], [`RawField`] is a view).
 
 use std::io::{self, Read};
 
@@ -89,56 +93,230 @@ impl LineEnd {
 }
 
 /// One field as read: its bytes with `""` unescaped, whether it was quoted, and where it started.
-#[derive(Debug, Clone, Default)]
-pub struct RawField {
-    pub bytes: Vec<u8>,
+/// A view into its [`RawRecord`], which keeps the bytes of all its fields in one buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RawField<'a> {
+    pub bytes: &'a [u8],
     pub quoted: bool,
     pub start: Position,
     /// The field was longer than [`MAX_FIELD_BYTES`]: `bytes` holds its first part, cut at a
     /// character boundary (never inside a double-byte character).
     pub truncated: bool,
+    /// Every byte of the field is ASCII (so its text is its bytes).
+    pub ascii: bool,
 }
 
-/// One record. Buffers are reused between records: read fields through [`RawRecord::fields`].
+/// What a record keeps of one field besides its bytes. The start is kept as the reader's
+/// [`Cursor`] (two words written as they are) and turned into a [`Position`] when read.
+#[derive(Debug, Clone, Copy)]
+struct FieldMeta {
+    /// Where the field's bytes are in [`RawRecord::bytes`]: `begin..end`. Between two fields the
+    /// buffer may hold their separator and quotes (a record read in one piece keeps its line).
+    begin: u32,
+    end: u32,
+    quoted: bool,
+    truncated: bool,
+    non_ascii: bool,
+    start: Cursor,
+}
+
+/// One record: the bytes of every field in order in one buffer (with, between two fields, nothing
+/// or only their separator and quotes), and each field's place in it. Buffers are reused between records: read fields through [`RawRecord::fields`].
 #[derive(Debug, Default)]
 pub struct RawRecord {
-    fields: Vec<RawField>,
-    used: usize,
+    bytes: Vec<u8>,
+    fields: Vec<FieldMeta>,
     /// 1-based record number in the file (blank lines are not records).
     pub number: u32,
     pub start: Position,
     pub end: Option<LineEnd>,
 }
 
+/// The fields of a [`RawRecord`], in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    rec: &'a RawRecord,
+}
+
+impl<'a> Fields<'a> {
+    pub fn len(self) -> usize {
+        self.rec.fields.len()
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.rec.fields.is_empty()
+    }
+
+    /// Field `i` (0-based); panics when `i >= len()`, as indexing a slice does.
+    pub fn get(self, i: usize) -> RawField<'a> {
+        self.rec.field(i)
+    }
+
+    pub fn iter(self) -> FieldIter<'a> {
+        FieldIter {
+            rec: self.rec,
+            next: 0,
+        }
+    }
+}
+
+/// The fields of a [`RawRecord`] one after another.
+#[derive(Debug, Clone)]
+pub struct FieldIter<'a> {
+    rec: &'a RawRecord,
+    next: usize,
+}
+
+impl<'a> Iterator for FieldIter<'a> {
+    type Item = RawField<'a>;
+
+    fn next(&mut self) -> Option<RawField<'a>> {
+        if self.next == self.rec.fields.len() {
+            return None;
+        }
+        self.next += 1;
+        Some(self.rec.field(self.next - 1))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.rec.fields.len() - self.next;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for FieldIter<'_> {}
+
+impl<'a> IntoIterator for Fields<'a> {
+    type Item = RawField<'a>;
+    type IntoIter = FieldIter<'a>;
+
+    fn into_iter(self) -> FieldIter<'a> {
+        self.iter()
+    }
+}
+
 impl RawRecord {
-    pub fn fields(&self) -> &[RawField] {
-        &self.fields[..self.used]
+    pub fn fields(&self) -> Fields<'_> {
+        Fields { rec: self }
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The byte range of field `i` in [`RawRecord::all_bytes`].
+    #[inline]
+    pub fn span(&self, i: usize) -> std::ops::Range<usize> {
+        let f = &self.fields[i];
+        f.begin as usize..f.end as usize
+    }
+
+    /// The bytes of every field in order (see [`RawRecord::span`]); bytes between two fields'
+    /// spans are ASCII separators or quotes.
+    pub fn all_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Field `i` (0-based); panics when `i >= len()`, as indexing a slice does.
+    #[inline]
+    pub fn field(&self, i: usize) -> RawField<'_> {
+        let m = &self.fields[i];
+        RawField {
+            bytes: &self.bytes[self.span(i)],
+            quoted: m.quoted,
+            start: m.start.position(),
+            truncated: m.truncated,
+            ascii: !m.non_ascii,
+        }
+    }
+
+    /// Where field `i` starts.
+    #[inline]
+    pub fn field_start(&self, i: usize) -> Position {
+        self.fields[i].start.position()
+    }
+
+    /// True when every byte of field `i` is ASCII.
+    #[inline]
+    pub fn field_is_ascii(&self, i: usize) -> bool {
+        !self.fields[i].non_ascii
+    }
+
+    /// Whether field `i` was quoted.
+    #[inline]
+    pub fn quoted(&self, i: usize) -> bool {
+        self.fields[i].quoted
     }
 
     fn clear(&mut self) {
-        self.used = 0;
+        self.bytes.clear();
+        self.fields.clear();
         self.end = None;
     }
 
     #[inline]
-    fn begin_field(&mut self, start: Position) {
-        if self.used == self.fields.len() {
-            self.fields.push(RawField::default());
+    fn begin_field(&mut self, start: Cursor) {
+        // At most MAX_FIELDS fields of at most MAX_FIELD_BYTES each: 2^30 bytes.
+        let at = self.bytes.len() as u32;
+        if let Some(last) = self.fields.last_mut() {
+            last.end = at;
         }
-        let f = &mut self.fields[self.used];
-        f.bytes.clear();
-        f.quoted = false;
-        f.truncated = false;
-        // Field by field: a 16-byte copy of a position just written piecewise stalls.
-        f.start.offset = start.offset;
-        f.start.line = start.line;
-        f.start.column = start.column;
-        self.used += 1;
+        self.fields.push(FieldMeta {
+            begin: at,
+            end: at,
+            quoted: false,
+            truncated: false,
+            non_ascii: false,
+            start,
+        });
     }
 
+    /// The field being read.
     #[inline]
-    fn current(&mut self) -> &mut RawField {
-        &mut self.fields[self.used - 1]
+    fn current(&mut self) -> &mut FieldMeta {
+        let last = self.fields.len() - 1;
+        &mut self.fields[last]
+    }
+
+    /// Bytes of the field being read so far.
+    #[inline]
+    fn current_len(&self) -> usize {
+        self.bytes.len() - self.fields.last().map_or(0, |f| f.begin as usize)
+    }
+
+    /// Ends the last field where the buffer ends (fields before it end where the next begins).
+    #[inline]
+    fn end_fields(&mut self) {
+        let at = self.bytes.len() as u32;
+        if let Some(last) = self.fields.last_mut() {
+            last.end = at;
+        }
+    }
+
+    /// Drops the bytes of the field being read (the overflow slot past [`MAX_FIELDS`]).
+    fn clear_current(&mut self) {
+        let begin = self.fields.last().map_or(0, |f| f.begin as usize);
+        self.bytes.truncate(begin);
+        if let Some(f) = self.fields.last_mut() {
+            f.non_ascii = false;
+        }
+    }
+
+    /// Drops the last byte of the field being read.
+    fn pop_current(&mut self) {
+        if self.current_len() > 0 {
+            self.bytes.pop();
+        }
+    }
+
+    fn current_bytes(&self) -> &[u8] {
+        let begin = self.fields.last().map_or(0, |f| f.begin as usize);
+        &self.bytes[begin..]
     }
 }
 
@@ -221,6 +399,64 @@ static ENDS_UNQUOTED: [bool; 256] = {
     t[b'\n' as usize] = true;
     t
 };
+
+/// [`advance_run`] over `bytes` known to be ASCII: every byte is a character, except a first one
+/// that completes a double-byte character begun before.
+#[inline]
+fn advance_ascii_run(here: &mut Cursor, pending_trail: &mut bool, bytes: &[u8]) {
+    here.offset += bytes.len() as u64;
+    let mut n = bytes.len();
+    if *pending_trail && bytes.first().is_some_and(|&b| is_trail(b)) {
+        n -= 1;
+    }
+    *pending_trail = false;
+    here.add_columns(u32::try_from(n).unwrap_or(u32::MAX));
+}
+
+/// Length of the run of `line` (a line without LF) before its first `,`, `"` or CR. Eight bytes
+/// at a time: fields are short, too short for `memchr3` to pay its start.
+#[inline]
+fn unquoted_run(line: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // High bit of each byte of `x` that is zero; the lowest one set is the first zero byte.
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = line.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hits = zeros(x ^ (ONES * u64::from(b',')))
+            | zeros(x ^ (ONES * u64::from(b'"')))
+            | zeros(x ^ (ONES * u64::from(b'\r')));
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    at + rest
+        .iter()
+        .position(|&b| matches!(b, b',' | b'"' | b'\r'))
+        .unwrap_or(rest.len())
+}
+
+/// Characters in `bytes`, which hold no CR or LF and follow no lead byte: a lead byte and the
+/// trail byte after it are one, any other byte is one (as [`advance_run`] counts them).
+fn count_chars(bytes: &[u8]) -> u32 {
+    let mut chars = 0u32;
+    let mut pending_trail = false;
+    for &b in bytes {
+        if pending_trail && is_trail(b) {
+            pending_trail = false;
+        } else {
+            chars = chars.saturating_add(1);
+            pending_trail = is_lead(b);
+        }
+    }
+    chars
+}
 
 /// Advances `here` over `bytes`, which hold no CR or LF, counting columns in characters.
 #[inline]
@@ -385,15 +621,17 @@ impl<R: Read> Tokenizer<R> {
 
     fn push_byte(&mut self, rec: &mut RawRecord, b: u8) {
         let at = self.here.position();
-        let field = rec.current();
-        if field.bytes.len() < MAX_FIELD_BYTES && !field.truncated {
-            field.bytes.push(b);
-        } else if !field.truncated {
-            field.truncated = true;
+        let truncated = rec.current().truncated;
+        if rec.current_len() < MAX_FIELD_BYTES && !truncated {
+            rec.bytes.push(b);
+            rec.current().non_ascii |= !b.is_ascii();
+        } else if !truncated {
+            rec.current().truncated = true;
             // Keep whole characters only: a lead byte whose trail was cut is not an invalid byte.
-            if crate::ms932::ends_inside_char(&field.bytes) {
-                field.bytes.pop();
+            if crate::ms932::ends_inside_char(rec.current_bytes()) {
+                rec.pop_current();
             }
+            rec.current().non_ascii = !rec.current_bytes().is_ascii();
             self.issues.push(TokenIssue::FieldTooLarge { at });
         }
     }
@@ -403,25 +641,30 @@ impl<R: Read> Tokenizer<R> {
     fn take_run(&mut self, rec: &mut RawRecord, n: usize) {
         let run = &self.buf[self.pos..self.pos + n];
         self.pos += n;
-        let field = rec.current();
-        if field.truncated {
+        if rec.current().truncated {
             advance_run(&mut self.here, &mut self.pending_trail, run);
             return;
         }
-        let room = MAX_FIELD_BYTES - field.bytes.len();
+        let room = MAX_FIELD_BYTES - rec.current_len();
         if n <= room {
-            field.bytes.extend_from_slice(run);
-            advance_run(&mut self.here, &mut self.pending_trail, run);
+            rec.bytes.extend_from_slice(run);
+            if !run.is_ascii() {
+                rec.current().non_ascii = true;
+                advance_run(&mut self.here, &mut self.pending_trail, run);
+            } else {
+                advance_ascii_run(&mut self.here, &mut self.pending_trail, run);
+            }
             return;
         }
         // The byte after `room` is the first one that does not fit: reported where it ends, as
         // `push_byte` does.
-        field.bytes.extend_from_slice(&run[..room]);
+        rec.bytes.extend_from_slice(&run[..room]);
         advance_run(&mut self.here, &mut self.pending_trail, &run[..=room]);
-        field.truncated = true;
-        if crate::ms932::ends_inside_char(&field.bytes) {
-            field.bytes.pop();
+        rec.current().truncated = true;
+        if crate::ms932::ends_inside_char(rec.current_bytes()) {
+            rec.pop_current();
         }
+        rec.current().non_ascii = !rec.current_bytes().is_ascii();
         self.issues.push(TokenIssue::FieldTooLarge {
             at: self.here.position(),
         });
@@ -442,25 +685,26 @@ impl<R: Read> Tokenizer<R> {
         }
     }
 
+    /// Starts a field where the reader is.
     #[inline]
-    fn new_field(&mut self, rec: &mut RawRecord) -> bool {
-        self.new_field_at(rec, self.here.position())
+    fn new_field(&mut self, rec: &mut RawRecord) {
+        if rec.fields.len() >= MAX_FIELDS {
+            self.too_many_fields(rec);
+            return;
+        }
+        rec.begin_field(self.here);
     }
 
-    /// [`Self::new_field`] where the reader is at `here`.
-    #[inline]
-    fn new_field_at(&mut self, rec: &mut RawRecord, here: Position) -> bool {
-        if rec.used >= MAX_FIELDS {
-            if rec.used == MAX_FIELDS {
-                self.issues.push(TokenIssue::TooManyFields { at: here });
-                rec.begin_field(here);
-            }
-            // Fields past the cap share the one overflow slot.
-            rec.current().bytes.clear();
-            return false;
+    #[cold]
+    fn too_many_fields(&mut self, rec: &mut RawRecord) {
+        if rec.fields.len() == MAX_FIELDS {
+            self.issues.push(TokenIssue::TooManyFields {
+                at: self.here.position(),
+            });
+            rec.begin_field(self.here);
         }
-        rec.begin_field(here);
-        true
+        // Fields past the cap share the one overflow slot.
+        rec.clear_current();
     }
 
     fn note_line_end(&mut self, end: LineEnd, at: Position) {
@@ -482,10 +726,96 @@ impl<R: Read> Tokenizer<R> {
         }
     }
 
+    /// Reads an ordinary record whole from the buffered bytes, where it lies in them: fields
+    /// unquoted (no `"` or CR) or quoted (no `"` or CR inside), separated by commas, the record
+    /// ended by CRLF, in a file whose first record ended by CRLF. The record's line is copied into
+    /// `rec` at once and the fields are its spans. Anything else — a blank line, a doubled or stray
+    /// quote, a line break inside quotes, a record that goes on past the buffered bytes — returns
+    /// false with the reader where it was, and the state machine reads the record. What it reads
+    /// is what the state machine would (held to it by `runs_read_as_bytes_do`).
+    fn whole_record(&mut self, rec: &mut RawRecord) -> bool {
+        if self.first_end != Some(LineEnd::CrLf) || self.pending_trail {
+            return false;
+        }
+        let avail = &self.buf[self.pos..self.len];
+        let Some(lf) = memchr::memchr(b'\n', avail) else {
+            return false;
+        };
+        if lf < 2 || avail[lf - 1] != b'\r' {
+            return false;
+        }
+        let line = &avail[..lf - 1];
+        let start = self.here;
+        let line_bits = start.line_column & !0xFFFF_FFFF;
+        let mut column = start.line_column as u32;
+        rec.clear();
+        rec.bytes.extend_from_slice(line);
+        let mut i = 0;
+        loop {
+            if rec.fields.len() >= MAX_FIELDS {
+                return false;
+            }
+            let field_start = Cursor {
+                offset: start.offset + i as u64,
+                line_column: line_bits | u64::from(column),
+            };
+            let quoted = line.get(i) == Some(&b'"');
+            let (begin, end) = if quoted {
+                let Some(close) = memchr::memchr2(b'"', b'\r', &line[i + 1..]) else {
+                    return false;
+                };
+                (i + 1, i + 1 + close)
+            } else {
+                (i, i + unquoted_run(&line[i..]))
+            };
+            // After the field (and its closing quote): a comma or the end of the line.
+            let next = end + usize::from(quoted);
+            if quoted && line[end] != b'"' {
+                return false;
+            }
+            let bytes = &line[begin..end];
+            if bytes.len() > MAX_FIELD_BYTES || !matches!(line.get(next), None | Some(b',')) {
+                return false;
+            }
+            let ascii = bytes.is_ascii();
+            let chars = if ascii {
+                bytes.len() as u32
+            } else {
+                count_chars(bytes)
+            };
+            column = column.saturating_add(chars + 2 * u32::from(quoted));
+            rec.fields.push(FieldMeta {
+                begin: begin as u32,
+                end: end as u32,
+                quoted,
+                truncated: false,
+                non_ascii: !ascii,
+                start: field_start,
+            });
+            if next == line.len() {
+                break;
+            }
+            // The comma.
+            column = column.saturating_add(1);
+            i = next + 1;
+        }
+        rec.start = start.position();
+        rec.end = Some(LineEnd::CrLf);
+        self.pos += lf + 1;
+        self.here.offset += (lf + 1) as u64;
+        self.here.new_line();
+        self.records += 1;
+        rec.number = self.records;
+        true
+    }
+
     /// Reads the next record into `rec`. Returns `false` at the end of the input.
     pub fn next_record(&mut self, rec: &mut RawRecord) -> io::Result<bool> {
         if !self.started {
             self.skip_bom()?;
+        }
+        if self.runs && self.fill()? && self.whole_record(rec) {
+            return Ok(true);
         }
         loop {
             rec.clear();
@@ -501,7 +831,7 @@ impl<R: Read> Tokenizer<R> {
                         return Ok(false);
                     }
                     if state == State::Quoted {
-                        let at = rec.current().start;
+                        let at = rec.current().start.position();
                         self.issues.push(TokenIssue::UnterminatedQuote { at });
                     }
                     self.issues.push(TokenIssue::NoFinalNewline {
@@ -509,6 +839,7 @@ impl<R: Read> Tokenizer<R> {
                     });
                     self.records += 1;
                     rec.number = self.records;
+                    rec.end_fields();
                     return Ok(true);
                 };
                 any_byte = true;
@@ -530,7 +861,7 @@ impl<R: Read> Tokenizer<R> {
                         self.here.offset += 1;
                         self.here.add_columns(1);
                         self.pending_trail = false;
-                        self.new_field_at(rec, self.here.position());
+                        self.new_field(rec);
                         state = State::FieldStart;
                         reported_stray = false;
                         continue;
@@ -561,9 +892,8 @@ impl<R: Read> Tokenizer<R> {
                         };
                         self.note_line_end(end, at);
                         rec.end = Some(end);
-                        let blank = rec.used == 1
-                            && !rec.fields[0].quoted
-                            && rec.fields[0].bytes.is_empty();
+                        let blank =
+                            rec.fields.len() == 1 && !rec.fields[0].quoted && rec.bytes.is_empty();
                         if blank {
                             // A run of blank lines is read in one call: past a bound, they are
                             // only counted, so that memory does not grow with the run.
@@ -577,6 +907,7 @@ impl<R: Read> Tokenizer<R> {
                         }
                         self.records += 1;
                         rec.number = self.records;
+                        rec.end_fields();
                         return Ok(true);
                     }
                     (State::FieldStart, b'"') => {
@@ -648,7 +979,7 @@ pub fn tokenize_all(bytes: &[u8]) -> (Vec<PlainRecord>, Vec<TokenIssue>) {
         out.push(
             rec.fields()
                 .iter()
-                .map(|f| (f.bytes.clone(), f.quoted))
+                .map(|f| (f.bytes.to_vec(), f.quoted))
                 .collect(),
         );
         issues.extend(t.take_issues());
@@ -838,9 +1169,10 @@ mod tests {
             ));
             for f in rec.fields() {
                 out.push(format!(
-                    "{:?} {} {:?} {}",
-                    f.bytes, f.quoted, f.start, f.truncated
+                    "{:?} {} {:?} {} {}",
+                    f.bytes, f.quoted, f.start, f.truncated, f.ascii
                 ));
+                assert_eq!(f.ascii, f.bytes.is_ascii());
             }
             out.extend(t.take_issues().iter().map(|i| format!("{i:?}")));
         }
@@ -865,6 +1197,69 @@ mod tests {
             let expected = trace(&bytes, 64 * 1024, false);
             proptest::prop_assert_eq!(&trace(&bytes, 64 * 1024, true), &expected);
             proptest::prop_assert_eq!(&trace(&bytes, capacity, true), &expected);
+        }
+    }
+
+    /// Every golden file (valid and invalid) reads the same run by run, with whole records, and
+    /// byte by byte.
+    #[test]
+    fn golden_files_read_as_bytes_do() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+                {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden"),
+            &mut files,
+        );
+        assert!(files.len() > 400, "{} golden files", files.len());
+        for path in files {
+            let bytes = std::fs::read(&path).unwrap();
+            let expected = trace(&bytes, 64 * 1024, false);
+            assert_eq!(trace(&bytes, 64 * 1024, true), expected, "{path:?}");
+            assert_eq!(trace(&bytes, 100, true), expected, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn unquoted_runs_end_at_the_first_comma_quote_or_cr() {
+        let plain: Vec<u8> = (0..=255u8)
+            .filter(|b| !matches!(b, b',' | b'"' | b'\r'))
+            .collect();
+        for len in 0..40 {
+            for at in 0..=len {
+                for stop in [b',', b'"', b'\r'] {
+                    let mut line: Vec<u8> = plain
+                        .iter()
+                        .cycle()
+                        .skip(len * 7)
+                        .take(len)
+                        .copied()
+                        .collect();
+                    if at < len {
+                        line[at] = stop;
+                        // A second structural byte later does not move the first.
+                        if at + 1 < len {
+                            line[len - 1] = b',';
+                        }
+                    }
+                    let expected = line
+                        .iter()
+                        .position(|&b| matches!(b, b',' | b'"' | b'\r'))
+                        .unwrap_or(len);
+                    assert_eq!(unquoted_run(&line), expected, "{line:02X?}");
+                }
+            }
         }
     }
 

@@ -177,7 +177,7 @@ fn read(input: &Input) -> Read {
                 .iter()
                 .map(|f| Cell {
                     text: decode(&f.bytes, utf8),
-                    bytes: f.bytes.clone(),
+                    bytes: f.bytes.to_vec(),
                     quoted: f.quoted,
                     line: f.start.line,
                     column: f.start.column,

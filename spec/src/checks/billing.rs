@@ -272,7 +272,7 @@ impl Check for Billing {
         if subtotal.is_some() {
             let at = self
                 .summed
-                .map(|c| c.0.map(|i| Location::from(rec.raw.fields()[i].start)));
+                .map(|c| c.0.map(|i| Location::from(rec.raw.field_start(i))));
             sums.subtotal_rows
                 .push((code.to_owned(), at, rec.raw.number));
         }

@@ -133,7 +133,7 @@ impl Check for DetailCode {
         let at = self
             .detail
             .0
-            .map(|i| rec.raw.fields()[i].start.into())
+            .map(|i| rec.raw.field_start(i).into())
             .unwrap_or_else(|| rec.raw.start.into());
         let office = rec.text(self.office);
         if office.len() > MAX_ITEM_BYTES {

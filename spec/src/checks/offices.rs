@@ -133,7 +133,7 @@ impl Check for Offices {
                 Expected::Column(c) => rec.text(*c),
             };
             // Empty values are the required rules' concern.
-            if value.is_empty() || expected.is_empty() || value == expected {
+            if value.is_empty() || expected.is_empty() || super::same(value, expected) {
                 continue;
             }
             // A provider of this very exchange where the 書式 asks for a 居宅支援事業者番号.

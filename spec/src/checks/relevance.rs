@@ -59,7 +59,7 @@ impl Check for Relevance {
         {
             return;
         }
-        let served = rec.text(self.office) == self.receiver;
+        let served = super::same(rec.text(self.office), &self.receiver);
         // The previous record's user is in the map already, and served when `last_served`.
         if self.key.repeats() && (!served || self.last_served) {
             return;

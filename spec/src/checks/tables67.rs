@@ -46,10 +46,18 @@ struct Tally {
     units: Col,
     times: Col,
     key: KeyBuf,
-    /// Gathered in a hash map (one lookup per record, whatever the number of users) and handed
-    /// to the report, ordered, at the end of the file.
-    tallies: HashMap<String, ServiceTally>,
+    /// The tallies, found through `index` (a hash map: one lookup per record at most, whatever
+    /// the number of users) and handed to the report, ordered, at the end of the file.
+    tallies: Vec<ServiceTally>,
+    index: HashMap<String, usize>,
+    /// The last keys looked up and their tallies: a user's rows go back and forth between a few
+    /// services, so most records find theirs here without hashing their key.
+    recent: [(String, usize); RECENT],
+    next_recent: usize,
 }
+
+/// Keys remembered in [`Tally::recent`].
+const RECENT: usize = 4;
 
 impl Tally {
     fn new(ctx: &FileContext) -> Self {
@@ -70,7 +78,10 @@ impl Tally {
                 "サービス回数"
             }),
             key: KeyBuf::default(),
-            tallies: HashMap::new(),
+            tallies: Vec::new(),
+            index: HashMap::new(),
+            recent: Default::default(),
+            next_recent: 0,
         }
     }
 }
@@ -92,20 +103,41 @@ impl Check for Tally {
         let key = self.key.extend('|', &[office, code]);
         let times: u64 = rec.text(self.times).parse().unwrap_or(0);
         let counts = self.sikyu || rec.text(self.units) != "0";
-        let tally = match self.tallies.get_mut(key) {
-            Some(tally) => tally,
-            None => self.tallies.entry(key.to_owned()).or_insert(ServiceTally {
-                times: 0,
-                line: rec.line(),
-            }),
+        // A key is never empty: the empty keys `recent` starts with match nothing.
+        let slot = match self.recent.iter().find(|(k, _)| super::same(k, key)) {
+            Some(&(_, slot)) => slot,
+            None => {
+                let slot = match self.index.get(key) {
+                    Some(&slot) => slot,
+                    None => {
+                        self.tallies.push(ServiceTally {
+                            times: 0,
+                            line: rec.line(),
+                        });
+                        self.index.insert(key.to_owned(), self.tallies.len() - 1);
+                        self.tallies.len() - 1
+                    }
+                };
+                let (k, s) = &mut self.recent[self.next_recent];
+                k.clear();
+                k.push_str(key);
+                *s = slot;
+                self.next_recent = (self.next_recent + 1) % RECENT;
+                slot
+            }
         };
-        if counts {
+        if counts && let Some(tally) = self.tallies.get_mut(slot) {
             tally.times = tally.times.saturating_add(times);
         }
     }
 
     fn finish(&mut self, _file: &FileContext, out: &mut Out) {
-        out.report.keys.services.extend(self.tallies.drain());
+        let tallies = std::mem::take(&mut self.tallies);
+        out.report.keys.services.extend(
+            self.index
+                .drain()
+                .filter_map(|(key, slot)| Some((key, *tallies.get(slot)?))),
+        );
     }
 }
 

@@ -73,6 +73,42 @@ pub static DRIVER_RULES: &[RuleId] = &[
     RuleId::FileNotJpeg,
 ];
 
+/// The decoded text of one record: every field's text in order in one string (between two, maybe
+/// their separator and quotes), and where each is. Reused between records.
+#[derive(Debug, Default)]
+struct Values {
+    text: String,
+    /// Where each field's text is in `text`: `begin..end`.
+    spans: Vec<(u32, u32)>,
+}
+
+impl Values {
+    /// Number of fields.
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The text of field `i`; panics when `i >= len()`, as indexing a slice does.
+    #[inline]
+    fn get(&self, i: usize) -> &str {
+        let (begin, end) = self.spans[i];
+        &self.text[begin as usize..end as usize]
+    }
+
+    /// Every field's text, in order.
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+/// An empty vector of any lifetime, keeping the allocation of `v`: the slices of one record are
+/// collected into the vector the previous record left. (Collecting a mapped `IntoIter` of a
+/// same-sized type reuses its buffer; nothing is mapped, `v` is empty.)
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
+}
+
 /// The streaming validator of one file.
 pub struct FileValidator {
     sink: Sink,
@@ -80,7 +116,9 @@ pub struct FileValidator {
     view: Option<&'static LayoutView>,
     /// Set when the name did not identify the file: the first record decides.
     identify_pending: bool,
-    values: Vec<String>,
+    values: Values,
+    /// The slices of `values`' text handed to the checks; empty between records (its buffer kept).
+    strs: Vec<&'static str>,
     decode_issues: Vec<ms932::DecodeIssue>,
     utf8_reported: bool,
     header_checked: bool,
@@ -151,7 +189,8 @@ impl FileValidator {
             report,
             view,
             identify_pending,
-            values: Vec::new(),
+            values: Values::default(),
+            strs: Vec::new(),
             decode_issues: Vec::new(),
             utf8_reported: false,
             header_checked: false,
@@ -199,25 +238,40 @@ impl FileValidator {
         }
     }
 
-    /// Decodes every field of `rec` into `self.values`, reporting encoding issues.
+    /// Decodes every field of `rec` into `self.values`, reporting encoding issues. An ASCII
+    /// field's text is its bytes: the record's bytes between two fields that are not ASCII
+    /// (ASCII fields, separators, quotes) are copied as one block.
     fn decode(&mut self, rec: &RawRecord) {
-        let fields = rec.fields();
-        if self.values.len() < fields.len() {
-            self.values.resize_with(fields.len(), String::new);
-        }
-        for (i, f) in fields.iter().enumerate() {
-            let out = &mut self.values[i];
-            out.clear();
+        let text = &mut self.values.text;
+        let spans = &mut self.values.spans;
+        text.clear();
+        spans.clear();
+        let raw = rec.all_bytes();
+        // Bytes of `raw` before `copied` are in `text` (copied or decoded); the ASCII bytes from
+        // `copied` on will be copied at `text.len()`.
+        let mut copied = 0;
+        for i in 0..rec.len() {
+            let span = rec.span(i);
+            if rec.field_is_ascii(i) {
+                let begin = text.len() + span.start - copied;
+                spans.push((begin as u32, (begin + span.len()) as u32));
+                continue;
+            }
+            push_ascii(text, &raw[copied..span.start]);
+            copied = span.end;
+            let begin = text.len();
+            let f = rec.field(i);
             self.decode_issues.clear();
-            ms932::decode_into(&f.bytes, out, &mut self.decode_issues);
+            ms932::decode_into(f.bytes, text, &mut self.decode_issues);
             if self.decode_issues.is_empty() {
+                spans.push((begin as u32, text.len() as u32));
                 continue;
             }
             let utf8 = self
                 .decode_issues
                 .iter()
                 .any(|d| matches!(d.kind, IssueKind::InvalidByte | IssueKind::Unassigned))
-                && std::str::from_utf8(&f.bytes).is_ok_and(|s| !s.is_ascii());
+                && std::str::from_utf8(f.bytes).is_ok_and(|s| !s.is_ascii());
             if utf8 {
                 if !self.utf8_reported {
                     self.utf8_reported = true;
@@ -228,10 +282,12 @@ impl FileValidator {
                     );
                 }
                 // Replace the U+FFFD soup by the UTF-8 reading so later messages stay readable.
-                out.clear();
-                out.push_str(std::str::from_utf8(&f.bytes).unwrap_or_default());
+                text.truncate(begin);
+                text.push_str(std::str::from_utf8(f.bytes).unwrap_or_default());
+                spans.push((begin as u32, text.len() as u32));
                 continue;
             }
+            spans.push((begin as u32, text.len() as u32));
             let mut locator = Locator::new(f);
             for d in &self.decode_issues {
                 let rule = match d.kind {
@@ -254,6 +310,7 @@ impl FileValidator {
                 self.sink.store(finding);
             }
         }
+        push_ascii(text, &raw[copied..]);
     }
 
     /// Validates one record.
@@ -263,7 +320,7 @@ impl FileValidator {
 
         if !self.header_checked {
             self.header_checked = true;
-            let first = self.values[0].as_str();
+            let first = self.values.get(0);
             let looks_like_header = !first.is_empty()
                 && !first.bytes().all(|b| b.is_ascii_digit())
                 && (!first.is_ascii() || first.contains("CSV"));
@@ -330,13 +387,13 @@ impl FileValidator {
                 .as_deref()
                 .and_then(|c| view.col(c));
         }
+        let mut strs = recycle(std::mem::take(&mut self.strs));
+        strs.extend(self.values.iter());
         let record = Record {
             raw: rec,
-            values: &self.values[..n],
+            values: &strs,
             file: &ctx,
-            month: self
-                .month_column
-                .and_then(|i| Month::parse(&self.values[i])),
+            month: self.month_column.and_then(|i| Month::parse(strs[i])),
         };
         let mut out = Out {
             sink: &mut self.sink,
@@ -345,10 +402,12 @@ impl FileValidator {
         for check in checks.iter_mut() {
             check.record(&record, &mut out);
         }
+        self.strs = recycle(strs);
     }
 
     fn identify(&mut self, rec: &RawRecord, n: usize) {
-        let guess = identify::identify(self.report.kind, &self.values[..n]);
+        let values: Vec<String> = self.values.iter().take(n).map(str::to_owned).collect();
+        let guess = identify::identify(self.report.kind, &values);
         match guess {
             Ok(g) => {
                 let known_from_prefix = self.report.kind.is_some();
@@ -422,6 +481,18 @@ impl FileValidator {
         self.report.findings = self.sink.findings;
         self.report.suppressed = self.sink.suppressed;
         self.report
+    }
+}
+
+/// Appends `bytes`, all ASCII (checked by the tokenizer), to `text`.
+fn push_ascii(text: &mut String, bytes: &[u8]) {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8 (checked just above, as `ms932::decode_into` does).
+        text.push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
+    } else {
+        // Not reached: the tokenizer flags every field with a byte outside ASCII.
+        debug_assert!(false, "a field marked ASCII holds {bytes:02X?}");
+        text.push_str(&String::from_utf8_lossy(bytes));
     }
 }
 

@@ -33,14 +33,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Locations of byte offsets inside one field, found in one pass: offsets must be asked in
 /// increasing order, so locating every character of a field costs time linear in its length.
 pub(crate) struct Locator<'a> {
-    field: &'a RawField,
+    field: RawField<'a>,
     i: usize,
     line: u32,
     column: u32,
 }
 
 impl<'a> Locator<'a> {
-    pub(crate) fn new(field: &'a RawField) -> Self {
+    pub(crate) fn new(field: RawField<'a>) -> Self {
         Self {
             field,
             i: 0,
@@ -51,7 +51,7 @@ impl<'a> Locator<'a> {
 
     /// Location of byte `offset` (counting line breaks and double-byte characters).
     pub(crate) fn at(&mut self, offset: usize) -> Location {
-        let bytes = &self.field.bytes;
+        let bytes = self.field.bytes;
         while self.i < offset.min(bytes.len()) {
             let i = self.i;
             match bytes[i] {
