@@ -4,9 +4,11 @@
 //! `spec/data/layouts/`; no column is named in code.
 
 use crate::codes::{self, CodeTable};
+use crate::finding::Finding;
 use crate::format::{self, FieldCheck};
 use crate::layout::Format;
 use crate::rules::RuleId;
+use crate::sink::Sink;
 use crate::validate::visible;
 
 use super::{Check, Col, Family, FileContext, Hook, Out, Record};
@@ -106,6 +108,37 @@ fn scan(bytes: &[u8]) -> (bool, bool) {
     (high < 0x80, suspect)
 }
 
+/// FLD002 (longer than the column's 桁数; `chars` is the value's length in characters) and FLD013
+/// (not the value the column fixes) of a non-empty value.
+#[inline]
+fn length_and_fixed(
+    c: &Plan,
+    value: &str,
+    chars: usize,
+    with_rule: &impl Fn(RuleId) -> Finding,
+    sink: &mut Sink,
+) {
+    if let Some(max) = c.max_len
+        && chars > usize::from(max)
+    {
+        sink.push(
+            with_rule(RuleId::FldTooLong)
+                .value(visible(value))
+                .arg("max", max)
+                .arg("actual", chars),
+        );
+    }
+    if let Some(fixed) = c.fixed
+        && value != fixed
+    {
+        sink.push(
+            with_rule(RuleId::FldFixedValue)
+                .arg("fixed", fixed)
+                .value(visible(value)),
+        );
+    }
+}
+
 impl Check for Fields {
     fn record(&mut self, rec: &Record, out: &mut Out) {
         let values = &rec.values[..self.plan.len()];
@@ -149,25 +182,7 @@ impl Check for Fields {
                 && bytes.iter().all(u8::is_ascii_digit)
             {
                 // Digits: no control character, a length in bytes, and the format passes.
-                if let Some(max) = c.max_len
-                    && bytes.len() > usize::from(max)
-                {
-                    out.sink.push(
-                        with_rule(RuleId::FldTooLong)
-                            .value(visible(value))
-                            .arg("max", max)
-                            .arg("actual", bytes.len()),
-                    );
-                }
-                if let Some(fixed) = c.fixed
-                    && value != fixed
-                {
-                    out.sink.push(
-                        with_rule(RuleId::FldFixedValue)
-                            .arg("fixed", fixed)
-                            .value(visible(value)),
-                    );
-                }
+                length_and_fixed(c, value, bytes.len(), &with_rule, out.sink);
                 continue;
             }
             let (ascii, may_hold_control) = scan(bytes);
@@ -180,31 +195,13 @@ impl Check for Fields {
                     with_rule(RuleId::EncControl).arg("char", format!("U+{:04X}", bad as u32)),
                 );
             }
-            if let Some(max) = c.max_len {
-                // Lengths count characters (D-LEN-CHARS); an ASCII value's length is its bytes.
-                let actual = if ascii {
-                    value.len()
-                } else {
-                    value.chars().count()
-                };
-                if actual > usize::from(max) {
-                    out.sink.push(
-                        with_rule(RuleId::FldTooLong)
-                            .value(visible(value))
-                            .arg("max", max)
-                            .arg("actual", actual),
-                    );
-                }
-            }
-            if let Some(fixed) = c.fixed
-                && value != fixed
-            {
-                out.sink.push(
-                    with_rule(RuleId::FldFixedValue)
-                        .arg("fixed", fixed)
-                        .value(visible(value)),
-                );
-            }
+            // Lengths count characters (D-LEN-CHARS); an ASCII value's length is its bytes.
+            let chars = if ascii || c.max_len.is_none() {
+                value.len()
+            } else {
+                value.chars().count()
+            };
+            length_and_fixed(c, value, chars, &with_rule, out.sink);
             // CodeTable::contains, comparing without memcmp calls.
             if c.table
                 .is_some_and(|t| t.codes.iter().any(|code| super::same(&code.code, value)))
